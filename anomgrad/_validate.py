@@ -1,0 +1,124 @@
+"""Argument checks shared by the public functions.
+
+Every error names the argument and the valid range; nothing is clipped.
+"""
+
+from __future__ import annotations
+
+import difflib
+import numbers
+
+import numpy as np
+
+from .config import ALPHA_RANGES, DIMS, MAX_SEED, MODELS
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, (numbers.Integral, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
+def check_int(name: str, value, low: int, high: int | None = None) -> int:
+    """An integer in [low, high] (high None: unbounded)."""
+    if not _is_int(value):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    v = int(value)
+    if v < low or (high is not None and v > high):
+        rng = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be {rng}, got {v}")
+    return v
+
+
+def check_seed(seed) -> int:
+    return check_int("seed", seed, 0, MAX_SEED)
+
+
+def check_model(model) -> str:
+    if not isinstance(model, str):
+        raise TypeError(f"model must be a string, one of {', '.join(MODELS)}; got {model!r}")
+    m = model.strip().lower()
+    if m not in MODELS:
+        close = difflib.get_close_matches(m, MODELS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown model {model!r}; valid models: {', '.join(MODELS)}.{hint}")
+    return m
+
+
+def check_dim(dim) -> int:
+    if not _is_int(dim):
+        raise TypeError(f"dim must be an integer in {DIMS}, got {dim!r}")
+    if int(dim) not in DIMS:
+        raise ValueError(f"dim must be one of {DIMS}, got {dim}")
+    return int(dim)
+
+
+def alpha_range_text(model: str) -> str:
+    lo, lo_in, hi, hi_in = ALPHA_RANGES[model]
+    if lo == hi:
+        return f"alpha = {lo:g}"
+    return f"{'[' if lo_in else '('}{lo:.6g}, {hi:g}{']' if hi_in else ')'}"
+
+
+def check_alpha(model: str, alpha, n: int) -> np.ndarray:
+    """alpha as a float64 array of length n, every entry valid for the model."""
+    if alpha is None:
+        if model == "bm":
+            return np.ones(n)
+        raise ValueError(f"alpha is required for {model}: a number or an array of {n} in "
+                         f"{alpha_range_text(model)}")
+    a = np.asarray(alpha)
+    if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        raise TypeError(f"alpha must be a number or an array of numbers, got {type(alpha).__name__}")
+    if np.iscomplexobj(a):
+        raise TypeError("alpha must be real")
+    a = a.astype(np.float64)
+    if a.ndim == 0:
+        a = np.full(n, float(a))
+    elif a.ndim != 1 or a.shape[0] != n:
+        raise ValueError(f"alpha must be a scalar or a 1-D array of length n={n}, "
+                         f"got shape {np.shape(alpha)}")
+    bad = ~np.isfinite(a)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"alpha must be finite; alpha[{i}] = {a[i]}")
+    lo, lo_in, hi, hi_in = ALPHA_RANGES[model]
+    ok = ((a >= lo) if lo_in else (a > lo)) & ((a <= hi) if hi_in else (a < hi))
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        where = "" if a.size == 1 or np.all(a == a[0]) else f"[{i}]"
+        raise ValueError(f"alpha{where} = {a[i]:g} is outside the valid range for {model}: "
+                         f"{alpha_range_text(model)}")
+    return a
+
+
+def check_dtype(dtype) -> np.dtype:
+    try:
+        d = np.dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from e
+    if d not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype must be float32 or float64, got {d}")
+    return d
+
+
+def check_device(device) -> str:
+    d = str(device).lower() if device is not None else "cpu"
+    if d.startswith("cuda"):
+        return d
+    if d != "cpu":
+        raise ValueError(f"device must be 'cpu' or 'cuda' (optionally 'cuda:N'), got {device!r}")
+    return d
+
+
+def check_array(name: str, x, ndim: tuple[int, ...] = (3,)) -> np.ndarray:
+    """A float32/float64 numpy array with one of the given ndims."""
+    if not isinstance(x, np.ndarray):
+        if type(x).__module__.startswith("torch"):
+            raise TypeError(f"{name} is a torch tensor; the CPU functions take numpy arrays "
+                            f"(use .cpu().numpy())")
+        x = np.asarray(x)
+    if x.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{name} must be float32 or float64, got {x.dtype}")
+    if x.ndim not in ndim:
+        raise ValueError(f"{name} must have {' or '.join(map(str, ndim))} dimensions "
+                         f"(n, dim, T), got shape {x.shape}")
+    return x

@@ -1,0 +1,39 @@
+"""Package-wide constants: models, valid parameter ranges, RNG stream ids, tuning.
+
+One place, so that the Numba generators, the C++/CUDA kernels (which mirror the
+stream ids in csrc/include/anomgrad/streams.h) and the docs agree.
+"""
+
+from __future__ import annotations
+
+MAX_SEED = 2**64 - 1
+DIMS = (1, 2, 3)
+
+# Valid alpha per model as (low, low_inclusive, high, high_inclusive); method.md §1.
+# ATTM's lower bound: andi-datasets draws sigma ~ U(0.03, 3.3) until
+# sigma <= alpha / (1 - alpha), which never happens for alpha <= 0.03 / 1.03.
+ATTM_SIGMA_LOW = 0.03
+ATTM_SIGMA_HIGH = 3.3
+ALPHA_RANGES = {
+    "fbm": (0.0, False, 2.0, False),
+    "ctrw": (0.0, False, 1.0, True),
+    "lw": (1.0, False, 2.0, True),
+    "attm": (ATTM_SIGMA_LOW / (1.0 + ATTM_SIGMA_LOW), False, 1.0, True),
+    "sbm": (0.0, False, 2.0, True),
+    "bm": (1.0, True, 1.0, True),
+}
+MODELS = tuple(ALPHA_RANGES)
+
+# Philox stream ids (docs/rng.md).  Counter = (block, stream, traj_lo, traj_hi).
+STREAM_PARAMS = 0  # per-trajectory parameters (LW speed and sigma, ATTM sigma)
+STREAM_EVENTS = 1  # CTRW waiting times, LW flight durations, ATTM segment draws
+STREAM_DIRECTIONS = 2  # LW flight direction (1D sign, 2D angle)
+STREAM_AXIS = 16  # 16 + a: normals of axis a (increments, jumps, spectra)
+STREAM_LENGTH = 19  # 3D jump / step lengths (normals)
+STREAM_NOISE = 32  # 32 + a: localization noise of axis a
+STREAM_DIFFUSION = 48  # random diffusion-coefficient factor
+STREAM_CUT = 49  # random cut lengths
+
+# Work sizes.
+FBM_CHUNK_BYTES = 64 * 2**20  # complex scratch per FFT batch
+CLI_CHUNK_BYTES = 128 * 2**20  # output rows per HDF5 write

@@ -1,0 +1,102 @@
+"""Annealed transient time motion (regime 1), as andi-datasets 2.1.13 draws it.
+
+sigma ~ U(0.03, 3.3) and gamma = sigma / alpha, redrawn until sigma <= gamma <= sigma + 1;
+that is sigma uniform on [0.03, min(3.3, alpha / (1 - alpha))], drawn here in one go.
+Then segments: V = 1 - U(0.1, 0.99), D = V^(1/sigma), duration t = D^(-gamma) =
+V^(-1/alpha) (t > T becomes T), floor(t) >= 1 Brownian steps sqrt(2D) N(0, 1) on
+every axis (all axes share D and t; in 3-D each step is an N(0, 1) length along a
+uniform direction, times sqrt(2D)), until T positions exist.  x_0 = 0.
+
+Draws: sigma from word 0 of stream 0; segment j from word j of stream 1; step s
+(x_(s+1) - x_s) of axis a from normal s of stream 16 + a; in 3-D the direction from
+normals s of streams 16, 17, 18 and the length from normal s of stream 19.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ..config import (ATTM_SIGMA_HIGH, ATTM_SIGMA_LOW, STREAM_AXIS, STREAM_EVENTS,
+                      STREAM_LENGTH, STREAM_PARAMS)
+from ..rng import block, exp_det, fill_normals, fill_words, log_det, uniform_of
+from ._common import BATCH, seed_words, store_cumsum, unit3
+
+_U64 = np.uint64
+
+
+@njit(inline="always", cache=True)
+def sigma_of(alpha, u):
+    """sigma uniform on [0.03, min(3.3, alpha / (1 - alpha))]."""
+    hi = ATTM_SIGMA_HIGH
+    if alpha < 1.0:
+        r = alpha / (1.0 - alpha)
+        if r < hi:
+            hi = r
+    return ATTM_SIGMA_LOW + (hi - ATTM_SIGMA_LOW) * u
+
+
+@njit(inline="always", cache=True)
+def step_scales(sc, k0, k1, traj, alpha, T):
+    """sc[s] = sqrt(2 D) of the segment holding step s, s < T - 1."""
+    p0, _, _, _ = block(k0, k1, traj, STREAM_PARAMS, 0)
+    inv_sigma = 1.0 / sigma_of(alpha, uniform_of(p0))
+    inv_alpha = 1.0 / alpha
+    words = np.empty(BATCH, np.uint32)
+    r = np.empty(BATCH, np.float64)
+    dur = np.empty(BATCH, np.float64)
+    s = 0
+    j = 0
+    while s < T - 1:
+        fill_words(words, BATCH // 4, k0, k1, traj, STREAM_EVENTS, j // 4)
+        for q in range(BATCH):
+            V = 0.9 - 0.89 * uniform_of(words[q])
+            lv = log_det(V)
+            r[q] = math.sqrt(2.0 * exp_det(lv * inv_sigma))
+            dur[q] = exp_det(-lv * inv_alpha)
+        for q in range(BATCH):
+            if s >= T - 1:
+                break
+            ns = T if dur[q] > T else np.int64(math.floor(dur[q]))
+            for k in range(s, min(s + ns, T - 1)):
+                sc[k] = r[q]
+            s += ns
+        j += BATCH
+
+
+@njit(parallel=True, cache=True)
+def _kernel(out, alpha, k0, k1, start):
+    n, dim, T = out.shape
+    cap = 4 * ((T - 1 + 3) // 4)
+    for i in prange(n):
+        traj = _U64(start) + _U64(i)
+        sc = np.empty(T - 1, np.float64)
+        step_scales(sc, k0, k1, traj, alpha[i], T)
+        words = np.empty(cap, np.uint32)
+        if dim < 3:
+            z = np.empty(cap, np.float64)
+            for a in range(dim):
+                fill_normals(z, T - 1, words, k0, k1, traj, STREAM_AXIS + a)
+                for s in range(T - 1):
+                    z[s] *= sc[s]
+                store_cumsum(out[i, a], z, T)
+        else:
+            g = np.empty((4, cap), np.float64)
+            for a in range(4):
+                stream = STREAM_AXIS + a if a < 3 else STREAM_LENGTH
+                fill_normals(g[a], T - 1, words, k0, k1, traj, stream)
+            for s in range(T - 1):
+                ux, uy, uz = unit3(g[0, s], g[1, s], g[2, s])
+                L = g[3, s] * sc[s]
+                g[0, s] = L * ux
+                g[1, s] = L * uy
+                g[2, s] = L * uz
+            for a in range(3):
+                store_cumsum(out[i, a], g[a], T)
+
+
+def generate_cpu(out: np.ndarray, alpha: np.ndarray, seed: int, start: int) -> None:
+    k0, k1 = seed_words(seed)
+    _kernel(out, alpha, k0, k1, _U64(start))
