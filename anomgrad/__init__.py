@@ -9,5 +9,8 @@ except PackageNotFoundError:  # running from a source tree
 
 from .config import MODELS
 from .generate import generate
+from .processing import (add_noise, cut, diffusion_factors, normalize, random_lengths,
+                         scale_diffusion)
 
-__all__ = ["MODELS", "generate", "__version__"]
+__all__ = ["MODELS", "generate", "normalize", "add_noise", "scale_diffusion",
+           "diffusion_factors", "cut", "random_lengths", "__version__"]
