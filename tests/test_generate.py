@@ -222,3 +222,10 @@ def test_cuda_without_cuda_is_clear():
         pytest.skip("a CUDA device is present")
     with pytest.raises(RuntimeError, match="CUDA|cuda"):
         ag.generate("bm", 2, 10, device="cuda")
+
+
+@pytest.mark.parametrize("model", [m for m in MODELS if m != "fbm"])
+def test_prefix_does_not_depend_on_T(model):
+    short = ag.generate(model, 20, 150, ALPHA[model], dim=2, seed=6, dtype=np.float64)
+    long = ag.generate(model, 20, 1000, ALPHA[model], dim=2, seed=6, dtype=np.float64)
+    np.testing.assert_array_equal(short, long[..., :150])
