@@ -1,0 +1,362 @@
+"""The ``anomgrad`` command line.
+
+Commands (one argparse subparser each; add a new one by writing ``_add_<name>(sub)``
+that calls ``sub.add_parser`` and ``set_defaults(func=...)``, and listing it in
+``COMMANDS``):
+
+``anomgrad generate``
+    Generate trajectories into a self-describing HDF5 file (layout: :mod:`anomgrad.io`)::
+
+        anomgrad generate --model lw --n 1000000 --T 1000 --alpha 1.5 --seed 0 --out lw.h5
+
+    Trajectories are generated and written in chunks of ``--chunk`` rows (default:
+    ``anomgrad.config.CLI_CHUNK_BYTES`` of output per chunk), so memory stays bounded
+    whatever ``--n``.  Output goes to ``OUT.partial`` and is renamed to ``OUT`` only
+    when complete.  A run that is killed can be resumed by running the same command
+    again: it continues from the rows recorded in ``OUT.partial`` and the final ``x``
+    is byte-identical to an uninterrupted run (``--chunk`` may differ; it does not
+    change the contents).  A complete ``OUT`` made with the same arguments is left
+    as it is (exit 0).
+
+Per-trajectory alpha (``--alpha-range LO HI``)
+    Row ``r`` is trajectory ``i = start + r``; its exponent is
+    ``alpha_i = LO + (HI - LO) * U_i`` with ``U_i = (w + 0.5) / 2**32`` and ``w`` word 0
+    of Philox stream ``ALPHA_RANGE_STREAM = 64`` of trajectory ``i`` under ``--seed``
+    (``anomgrad.rng.uniforms(seed, i, 64, 1)``), so it depends only on ``(seed, i)``.
+    Stream 64 is deliberately *not* one of the streams in :mod:`anomgrad.config`
+    (0..49): the models draw their own per-trajectory parameters from stream 0 with the
+    same seed and trajectory index, and alpha must be independent of them.
+    ``U_i`` lies in (0, 1), so ``LO`` and ``HI`` may be the open ends of a model's range
+    (e.g. ``--alpha-range 1 2`` for lw).
+
+Exit status: 0 on success, 2 for a user error (bad argument, unusable file; the message
+on stderr names the argument or path), 130 when interrupted.  Set ``ANOMGRAD_DEBUG=1``
+to get the traceback instead of the one-line message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shlex
+import shutil
+import sys
+import time
+
+import numpy as np
+
+ALPHA_RANGE_STREAM = 64
+_TWO_M32 = 2.0**-32
+
+
+class CLIError(Exception):
+    """A user error: printed without a traceback, exit status 2."""
+
+
+def range_alphas(seed: int, first: int, count: int, lo: float, hi: float) -> np.ndarray:
+    """alpha of trajectories ``first .. first + count - 1`` for ``--alpha-range lo hi``."""
+    from .rng import uniforms
+
+    u = uniforms(seed, first, ALPHA_RANGE_STREAM, 1, count)[:, 0]
+    return np.float64(lo) + (np.float64(hi) - np.float64(lo)) * u
+
+
+def _range_extremes(lo: float, hi: float) -> np.ndarray:
+    """Smallest and largest alpha ``range_alphas`` can give (the map is monotone)."""
+    u = (np.array([0.0, 2.0**32 - 1.0]) + 0.5) * _TWO_M32
+    return np.float64(lo) + (np.float64(hi) - np.float64(lo)) * u
+
+
+# ---------------------------------------------------------------------------------
+# Argument types
+
+
+def _int_arg(text: str) -> int:
+    """An integer: ``1000000``, ``1_000_000`` or ``1e6``."""
+    s = text.strip().replace("_", "")
+    try:
+        return int(s)
+    except ValueError:
+        pass
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
+    if not math.isfinite(v) or v != int(v) or "e" not in s.lower():
+        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}")
+    return int(v)
+
+
+def _float_arg(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+
+
+def _checked(name: str, fn, *a):
+    """Run a check from anomgrad._validate, naming the command-line argument on error."""
+    try:
+        return fn(*a)
+    except (ValueError, TypeError) as e:
+        raise CLIError(f"argument {name}: {e}") from None
+
+
+# ---------------------------------------------------------------------------------
+# generate
+
+
+def _add_generate(sub) -> None:
+    from .config import MODELS
+
+    p = sub.add_parser(
+        "generate", help="generate trajectories into an HDF5 file",
+        description="Generate anomalous-diffusion trajectories into a self-describing, "
+                    "resumable HDF5 file (dataset x of shape (n, dim, T), per-row alpha, "
+                    "and the generation arguments as attributes).",
+        epilog="If interrupted, run the same command again to resume from OUT.partial.")
+    p.add_argument("--model", required=True, help=f"one of {', '.join(MODELS)}")
+    p.add_argument("--n", required=True, type=_int_arg, help="number of trajectories")
+    p.add_argument("--T", required=True, type=_int_arg, help="positions per trajectory (>= 2)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--alpha", type=_float_arg, help="anomalous exponent for all trajectories")
+    g.add_argument("--alpha-range", nargs=2, type=_float_arg, metavar=("LO", "HI"),
+                   help="one alpha per trajectory, uniform in (LO, HI), reproducible from "
+                        "(seed, trajectory index)")
+    p.add_argument("--dim", type=_int_arg, default=2, help="1, 2 or 3 (default 2)")
+    p.add_argument("--seed", type=_int_arg, default=0, help="integer in [0, 2**64) (default 0)")
+    p.add_argument("--start", type=_int_arg, default=0,
+                   help="index of the first trajectory (default 0): row r is trajectory "
+                        "start + r")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                   help="stored precision (default float32)")
+    p.add_argument("--out", required=True, help="output HDF5 file")
+    p.add_argument("--chunk", type=_int_arg, default=None,
+                   help="trajectories per chunk (default: about CLI_CHUNK_BYTES of output)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing OUT (and discard OUT.partial) instead of "
+                        "refusing or resuming")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or messages")
+    p.set_defaults(func=cmd_generate)
+
+
+def _validate_generate(args):
+    from . import _validate as V
+
+    model = _checked("--model", V.check_model, args.model)
+    n = _checked("--n", V.check_int, "n", args.n, 1)
+    T = _checked("--T", V.check_int, "T", args.T, 2, 2**32)
+    dim = _checked("--dim", V.check_dim, args.dim)
+    seed = _checked("--seed", V.check_seed, args.seed)
+    start = _checked("--start", V.check_int, "start", args.start, 0, 2**64 - 1)
+    if start + n - 1 > 2**64 - 1:
+        raise CLIError(f"argument --start: start + n must be <= 2**64 (trajectory indices "
+                       f"are 64-bit), got start={start}, n={n}")
+    dtype = np.dtype(args.dtype)
+    alpha = alpha_range = None
+    if args.alpha_range is not None:
+        lo, hi = args.alpha_range
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise CLIError(f"argument --alpha-range: LO and HI must be finite, got {lo} {hi}")
+        if not lo < hi:
+            raise CLIError(f"argument --alpha-range: LO must be < HI, got {lo:g} {hi:g}")
+        try:
+            V.check_alpha(model, _range_extremes(lo, hi), 2)
+        except ValueError:
+            raise CLIError(f"argument --alpha-range: alpha drawn from ({lo:g}, {hi:g}) must "
+                           f"lie in the valid range for {model}: "
+                           f"{V.alpha_range_text(model)}") from None
+        alpha_range = (lo, hi)
+    elif args.alpha is not None:
+        alpha = float(_checked("--alpha", V.check_alpha, model, args.alpha, 1)[0])
+    elif model != "bm":
+        raise CLIError(f"argument --alpha: --alpha or --alpha-range is required for {model} "
+                       f"(valid alpha: {V.alpha_range_text(model)})")
+    row_bytes = dim * T * dtype.itemsize
+    if args.chunk is None:
+        from .config import CLI_CHUNK_BYTES
+
+        chunk = max(1, CLI_CHUNK_BYTES // row_bytes)
+    else:
+        chunk = _checked("--chunk", V.check_int, "chunk", args.chunk, 1)
+    chunk = min(chunk, n)
+    from . import io
+
+    params = io.generation_params(model, n, T, dim, seed, start, dtype, alpha, alpha_range)
+    return params, chunk, row_bytes
+
+
+def _say(args, msg: str) -> None:
+    if not args.quiet:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def _fmt_bytes(b: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if b < 1000 or unit == "TB":
+            return f"{b:.0f} {unit}" if unit == "B" else f"{b:.2f} {unit}"
+        b /= 1000.0
+    return ""
+
+
+def _diff(have: dict, want: dict) -> str:
+    """``alpha: file 1.5, requested 1.6; ...`` for the parameters that differ."""
+    def show(v):
+        if isinstance(v, list):
+            return " ".join(f"{a:g}" for a in v)
+        if v is None:
+            return "(not given)"
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    keys = [k for k in want if have.get(k) != want[k]]
+    return "; ".join(f"{'--' + k.replace('_', '-')}: file {show(have.get(k))}, requested "
+                     f"{show(want[k])}" for k in keys)
+
+
+def _check_space(path: str, total: int, remaining: int) -> None:
+    """Refuse to start when the disk cannot hold the rest of ``path``.
+
+    The file is sparse where the file system allows it (early allocation without
+    fill): what still needs space is the full size less the blocks already allocated.
+    """
+    st = os.stat(path)
+    blocks = getattr(st, "st_blocks", None)
+    need = remaining if blocks is None else min(remaining, max(0, total - 512 * blocks))
+    free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
+    if need > free:
+        raise CLIError(f"not enough disk space for {path}: {_fmt_bytes(need)} more needed, "
+                       f"{_fmt_bytes(free)} free; free some space and run the same command "
+                       f"again to continue")
+
+
+def cmd_generate(args) -> int:
+    from . import __version__, io
+    from .generate import generate
+
+    params, chunk, row_bytes = _validate_generate(args)
+    n = params["n"]
+    out = os.fspath(args.out)
+    partial = out + ".partial"
+    want = io.params_json(params)
+    outdir = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(outdir):
+        raise CLIError(f"argument --out: directory {outdir} does not exist")
+    if os.path.isdir(out):
+        raise CLIError(f"argument --out: {out} is a directory")
+
+    # An existing OUT: done already, or refuse unless --overwrite.
+    if os.path.lexists(out) and not args.overwrite:
+        try:
+            info = io.inspect(out)
+        except io.FileFormatError as e:
+            raise CLIError(f"{e}; refusing to replace it: delete it, choose another --out, "
+                           f"or use --overwrite") from None
+        if info["args"] != want:
+            raise CLIError(f"{out} exists and was generated with different arguments "
+                           f"({_diff(info['params'], params)}); use --overwrite to "
+                           f"replace it or choose another --out")
+        if not info["complete"]:
+            raise CLIError(f"{out} exists but is incomplete ({info['rows_written']} of {n} "
+                           f"rows); use --overwrite to regenerate it")
+        _say(args, f"{out} is already complete ({io.describe_params(params)}); nothing to do")
+        return 0
+
+    # OUT.partial: resume it, or start over with --overwrite (never while it is locked:
+    # another run is writing it).
+    if os.path.lexists(partial):
+        try:
+            info = io.inspect(partial)
+        except io.FileLockedError as e:
+            raise CLIError(f"{e}; wait for that run to finish, or stop it first") from None
+        except io.FileFormatError as e:
+            if not args.overwrite:
+                raise CLIError(f"{e}; {partial} is where an interrupted run's output is "
+                               f"kept: delete it or use --overwrite") from None
+            info = None
+        if args.overwrite:
+            os.remove(partial)
+        elif info["args"] != want:
+            raise CLIError(
+                f"{partial} holds an interrupted run with different arguments "
+                f"({_diff(info['params'], params)}; that run: "
+                f"{io.describe_params(info['params'])}); rerun with its arguments "
+                f"to finish it, or delete it / use --overwrite to start over")
+    if not os.path.lexists(partial):
+        command = shlex.join(["anomgrad"] + list(args.argv))
+        extra = {"alpha_stream": np.int64(ALPHA_RANGE_STREAM)} if params["alpha_range"] else {}
+        io.create(partial, params, command=command, version=__version__, extra_attrs=extra)
+
+    t0 = time.perf_counter()
+    with io.Writer(partial) as w:
+        done = w.rows_done
+        _check_space(partial, n * (row_bytes + 8), (n - done) * (row_bytes + 8))
+        if done:
+            _say(args, f"resuming {partial}: {done} of {n} trajectories already written")
+        from tqdm import tqdm
+
+        with tqdm(total=n, initial=done, unit="traj", unit_scale=True, disable=args.quiet,
+                  desc=params["model"], file=sys.stderr, mininterval=0.5) as bar:
+            seed, start, lo_hi = params["seed"], params["start"], params["alpha_range"]
+            for r0 in range(done, n, chunk):
+                m = min(chunk, n - r0)
+                if lo_hi is not None:
+                    alpha = range_alphas(seed, start + r0, m, lo_hi[0], lo_hi[1])
+                else:
+                    alpha = np.full(m, 1.0 if params["alpha"] is None else params["alpha"])
+                x = generate(params["model"], m, params["T"], alpha, params["dim"], seed,
+                             start=start + r0, dtype=params["dtype"])
+                w.write(x, alpha)
+                del x
+                bar.update(m)
+    io.finish(partial, out)
+    dt = time.perf_counter() - t0
+    shape = (n, params["dim"], params["T"])
+    _say(args, f"wrote {out}: {n} {params['model']} trajectories, x {shape} {params['dtype']}, "
+               f"{_fmt_bytes(os.path.getsize(out))}, in {dt:.1f} s")
+    return 0
+
+
+# ---------------------------------------------------------------------------------
+# main
+
+COMMANDS = (_add_generate,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="anomgrad",
+        description="Anomalous-diffusion trajectories at speed, ResAnDi and Grad-CAM over time.")
+    parser.add_argument("--version", action="version", version=f"anomgrad {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``anomgrad`` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse: --help (0) or a usage error (2), already printed
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    args.argv = argv
+    try:
+        return int(args.func(args) or 0)
+    except (CLIError, ValueError, TypeError, OSError) as e:
+        if os.environ.get("ANOMGRAD_DEBUG"):
+            raise
+        print(f"anomgrad {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"anomgrad {args.command}: interrupted; run the same command again to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
