@@ -1,0 +1,194 @@
+"""Slow, obviously-correct reference generators for the six models.
+
+Written from docs method.md section 1 (the andi-datasets 2.1.13 ``models_theory``
+conventions), independently of anomgrad's code: plain numpy, plain loops, one
+``numpy.random.Generator`` per call.  Each ``ref_<model>(n, T, alpha, dim, rng)``
+returns float64 positions of shape (n, dim, T) with x[..., 0] == 0; ``alpha`` is a
+number or an array of n (one exponent per trajectory).
+
+These are for statistical comparison with ``anomgrad.generate`` (same distribution,
+different random numbers), so clarity beats speed.  FBM uses a Cholesky factor of
+the fGn covariance matrix (exact, and a different method from anomgrad's circulant
+embedding); keep T below a few hundred.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["ref_fbm", "ref_ctrw", "ref_lw", "ref_attm", "ref_sbm", "ref_bm", "REFERENCE",
+           "reference"]
+
+
+def _alphas(alpha, n):
+    a = np.asarray(alpha, dtype=np.float64)
+    if a.ndim == 0:
+        return np.full(n, float(a))
+    assert a.shape == (n,), "alpha must be a number or an array of n"
+    return a.copy()
+
+
+def _uniform_direction(rng):
+    """A point uniform on the unit sphere (three normals, normalised)."""
+    g = rng.standard_normal(3)
+    return g / np.linalg.norm(g)
+
+
+def _positions_from_steps(steps):
+    """steps (dim, T-1) -> positions (dim, T) with x_0 = 0, x_k = steps_0 + ... + steps_(k-1)."""
+    dim = steps.shape[0]
+    return np.concatenate([np.zeros((dim, 1)), np.cumsum(steps, axis=1)], axis=1)
+
+
+# --------------------------------------------------------------------------- FBM
+def fgn_autocovariance(H, kmax):
+    """Unit-variance fGn: gamma(k) = (|k+1|^2H - 2|k|^2H + |k-1|^2H) / 2, k = 0..kmax."""
+    k = np.arange(kmax + 1, dtype=np.float64)
+    return 0.5 * (np.abs(k + 1) ** (2 * H) - 2 * np.abs(k) ** (2 * H) + np.abs(k - 1) ** (2 * H))
+
+
+def _fgn_cholesky(alpha, T):
+    m = T - 1
+    g = fgn_autocovariance(alpha / 2.0, m)
+    idx = np.arange(m)
+    C = g[np.abs(idx[:, None] - idx[None, :])]
+    return np.linalg.cholesky(C)
+
+
+def ref_fbm(n, T, alpha, dim, rng):
+    """FBM, H = alpha/2: increments = L z with L L^T the (T-1)x(T-1) fGn covariance."""
+    al = _alphas(alpha, n)
+    out = np.zeros((n, dim, T))
+    cache = {}
+    for i in range(n):
+        a = float(al[i])
+        if a not in cache:
+            cache[a] = _fgn_cholesky(a, T)
+        L = cache[a]
+        for d in range(dim):
+            out[i, d, 1:] = np.cumsum(L @ rng.standard_normal(T - 1))
+    return out
+
+
+# --------------------------------------------------------------------------- CTRW
+def ref_ctrw(n, T, alpha, dim, rng):
+    """CTRW: tau = (1-U)^(-1/alpha), t_j = tau_1 + ... + tau_j; every event jumps N(0,1)
+    per axis (3D: N(0,1) length along a uniform direction); x(t) = sum of the jumps of
+    the events with floor(t_j) <= t."""
+    al = _alphas(alpha, n)
+    out = np.zeros((n, dim, T))
+    for i in range(n):
+        jumps_at = np.zeros((dim, T))  # jumps_at[:, k]: jumps of the events on grid time k
+        t = 0.0
+        while True:
+            t += (1.0 - rng.random()) ** (-1.0 / al[i])
+            if t >= T:  # floor(t) >= T: outside the trajectory
+                break
+            if dim < 3:
+                jump = rng.standard_normal(dim)
+            else:
+                jump = rng.standard_normal() * _uniform_direction(rng)
+            jumps_at[:, int(math.floor(t))] += jump
+        out[i] = np.cumsum(jumps_at, axis=1)  # x(t) = sum over floor(t_j) <= t
+    return out
+
+
+# --------------------------------------------------------------------------- LW
+def ref_lw(n, T, alpha, dim, rng):
+    """Levy walk: sigma = 3 - alpha (alpha == 2: sigma ~ U(0,1)); v = 10 U per trajectory;
+    flight durations tau = (1-U)^(-1/sigma), tau > T -> T + 1; a flight is floor(tau)
+    unit steps of v along its direction (1D sign, 2D angle U(0, 2pi), 3D uniform);
+    x_k = sum of unit steps 1..k (0-based: the very first unit step is dropped)."""
+    al = _alphas(alpha, n)
+    out = np.zeros((n, dim, T))
+    for i in range(n):
+        v = 10.0 * rng.random()
+        sigma = rng.random() if al[i] == 2.0 else 3.0 - al[i]
+        steps = []  # unit steps, each a vector of length dim
+        while len(steps) < T:
+            with np.errstate(over="ignore"):  # sigma -> 0 (alpha = 2): tau = inf > T
+                tau = np.float64(1.0 - rng.random()) ** (-1.0 / sigma)
+            if tau > T:
+                tau = T + 1
+            if dim == 1:
+                direction = np.array([1.0 if rng.random() < 0.5 else -1.0])
+            elif dim == 2:
+                theta = rng.uniform(0.0, 2.0 * math.pi)
+                direction = np.array([math.cos(theta), math.sin(theta)])
+            else:
+                direction = _uniform_direction(rng)
+            for _ in range(int(math.floor(tau))):
+                steps.append(v * direction)
+        steps = np.array(steps[:T]).T  # (dim, T): unit steps 0..T-1
+        out[i] = np.concatenate([np.zeros((dim, 1)), np.cumsum(steps[:, 1:], axis=1)], axis=1)
+    return out
+
+
+# --------------------------------------------------------------------------- ATTM
+def _attm_sigma_gamma(alpha, rng):
+    """andi's rejection loop, literally: sigma = 3 U(0.01, 1.1), gamma = sigma / alpha,
+    redrawn until sigma <= gamma <= sigma + 1."""
+    sigma = 3.0 * rng.uniform(0.01, 1.1)
+    gamma = sigma / alpha
+    while sigma > gamma or gamma > sigma + 1.0:
+        sigma = 3.0 * rng.uniform(0.01, 1.1)
+        gamma = sigma / alpha
+    return sigma, gamma
+
+
+def ref_attm(n, T, alpha, dim, rng):
+    """ATTM regime 1: segments with D = (1 - U(0.1, 0.99))^(1/sigma) lasting
+    t = D^(-gamma) (t > T -> T), floor(t) Brownian steps sqrt(2D) N(0,1) on every axis
+    (3D: N(0,1) length along a uniform direction, times sqrt(2D)); until T positions."""
+    al = _alphas(alpha, n)
+    out = np.zeros((n, dim, T))
+    for i in range(n):
+        sigma, gamma = _attm_sigma_gamma(al[i], rng)
+        steps = np.zeros((dim, 0))
+        while steps.shape[1] < T - 1:
+            D = (1.0 - rng.uniform(0.1, 0.99)) ** (1.0 / sigma)
+            t = D ** (-gamma)
+            if t > T:
+                t = T
+            k = int(math.floor(t))
+            if dim < 3:
+                seg = math.sqrt(2.0 * D) * rng.standard_normal((dim, k))
+            else:  # each step: N(0,1) length along its own uniform direction
+                g = rng.standard_normal((3, k))
+                seg = math.sqrt(2.0 * D) * rng.standard_normal(k) * g / np.linalg.norm(g, axis=0)
+            steps = np.concatenate([steps, seg], axis=1)
+        out[i] = _positions_from_steps(steps[:, : T - 1])
+    return out
+
+
+# --------------------------------------------------------------------------- SBM
+def ref_sbm(n, T, alpha, dim, rng):
+    """SBM: x_k = sum_{t=1..k} sqrt((t+1)^alpha - t^alpha) N_t (andi drops t = 0)."""
+    al = _alphas(alpha, n)
+    out = np.zeros((n, dim, T))
+    t = np.arange(1, T, dtype=np.float64)
+    for i in range(n):
+        scale = np.sqrt((t + 1.0) ** al[i] - t ** al[i])
+        for d in range(dim):
+            out[i, d, 1:] = np.cumsum(scale * rng.standard_normal(T - 1))
+    return out
+
+
+# --------------------------------------------------------------------------- BM
+def ref_bm(n, T, alpha, dim, rng):
+    """BM: N(0,1) increments on every axis (alpha must be None or 1)."""
+    assert alpha is None or np.all(np.asarray(alpha) == 1.0)
+    out = np.zeros((n, dim, T))
+    out[:, :, 1:] = np.cumsum(rng.standard_normal((n, dim, T - 1)), axis=2)
+    return out
+
+
+REFERENCE = {"fbm": ref_fbm, "ctrw": ref_ctrw, "lw": ref_lw, "attm": ref_attm,
+             "sbm": ref_sbm, "bm": ref_bm}
+
+
+def reference(model, n, T, alpha, dim, seed):
+    """ref_<model> with numpy.random.default_rng(seed)."""
+    return REFERENCE[model](n, T, alpha, dim, np.random.default_rng(seed))
