@@ -25,7 +25,7 @@ def test_generate(benchmark, n_traj, model, alpha, arange, impl):
         if model == "bm":
             a = None
         fn = lambda: ag.generate(model, n_traj, T, a, dim=2, seed=0)  # noqa: E731
-    x = run(benchmark, fn, n_traj)
+    x = run(benchmark, fn, n_traj, rounds=3 if impl == "numpy" else 7)
     assert x.shape == (n_traj, 2, T) and x.dtype == np.float32
 
 
@@ -34,5 +34,5 @@ def test_generate(benchmark, n_traj, model, alpha, arange, impl):
 def test_generate_slowest_alpha(benchmark, n_traj, model, alpha):
     """The alphas at which andi-datasets is slowest (most events per trajectory)."""
     benchmark.group = "generate worst-case alpha 2D T=1000"
-    x = run(benchmark, lambda: ag.generate(model, n_traj, T, alpha, dim=2, seed=0), n_traj)
+    x = run(benchmark, lambda: ag.generate(model, n_traj, T, alpha, dim=2, seed=0), n_traj, 7)
     assert x.shape == (n_traj, 2, T)
