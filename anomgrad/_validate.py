@@ -65,6 +65,11 @@ def check_alpha(model: str, alpha, n: int) -> np.ndarray:
             return np.ones(n)
         raise ValueError(f"alpha is required for {model}: a number or an array of {n} in "
                          f"{alpha_range_text(model)}")
+    if type(alpha).__module__.startswith("torch") and hasattr(alpha, "detach"):
+        if alpha.device.type != "cpu":
+            raise ValueError(f"alpha is on {alpha.device}; with device='cpu' pass a numpy array "
+                             "or a CPU tensor")
+        alpha = alpha.detach().numpy()
     a = np.asarray(alpha)
     if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
         raise TypeError(f"alpha must be a number or an array of numbers, got {type(alpha).__name__}")

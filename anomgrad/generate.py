@@ -48,11 +48,11 @@ def generate(model: str, n: int, T: int, alpha=None, dim: int = 2, seed: int = 0
                          f"got start={start}, n={n}")
     dtype = V.check_dtype(dtype)
     device = V.check_device(device)
-    alpha = V.check_alpha(model, alpha, n)
     if device != "cpu":
         from . import cuda
 
         return cuda.generate(model, n, T, alpha, dim, seed, start, dtype, device)
+    alpha = V.check_alpha(model, alpha, n)
     out = np.empty((n, dim, T), dtype)
     GENERATORS[model](out, alpha, seed, start)
     return out

@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _validate as V
+from .cuda import is_tensor
 from .config import STREAM_CUT, STREAM_DIFFUSION, STREAM_NOISE
 from .rng import block, fill_normals, normal_pair, uniform_of
 
@@ -104,8 +105,12 @@ def normalize(x: np.ndarray, lengths=None) -> np.ndarray:
     The increments are divided by their standard deviation (population, ddof = 0; a
     zero standard deviation counts as 1) and summed again from 0, so every axis starts
     at 0 with unit-std increments.  ``x`` is ``(n, dim, T)`` or ``(n, T)``; the result
-    has its shape and dtype.
+    has its shape and dtype.  A torch CUDA tensor is processed on its GPU.
     """
+    if is_tensor(x):
+        from . import cuda
+
+        return cuda.process("normalize", x, lengths)[0]
     x3 = _as3d(x)
     off = _offsets(x3, lengths)
     out = np.empty_like(x3)
@@ -144,9 +149,13 @@ def add_noise(x: np.ndarray, sigma, seed: int = 0, *, start: int = 0, lengths=No
     valid part of trajectory ``start + i`` on axis ``a`` gets normal ``p`` of stream
     ``32 + a`` under ``seed``, so padding and chunking do not change the noise.
     """
-    x3 = _as3d(x)
     seed = V.check_seed(seed)
     start = V.check_int("start", start, 0, 2**64 - 1)
+    if is_tensor(x):
+        from . import cuda
+
+        return cuda.process("noise", x, lengths, sigma=sigma, seed=seed, start=start)[0]
+    x3 = _as3d(x)
     off = _offsets(x3, lengths)
     sig = _per_traj("sigma", sigma, x3.shape[0])
     out = np.empty_like(x3)
@@ -200,6 +209,10 @@ def scale_diffusion(x: np.ndarray, seed: int = 0, *, start: int = 0, factor=None
     ``factor`` gives the factors (a number or one per trajectory); by default they are
     ``diffusion_factors(n, seed, start=start)``, i.e. N(0, 1) as in andi-datasets.
     """
+    if is_tensor(x):
+        from . import cuda
+
+        return cuda.process("scale", x, lengths, factor=factor, seed=seed, start=start)[0]
     x3 = _as3d(x)
     off = _offsets(x3, lengths)
     n = x3.shape[0]
@@ -254,17 +267,27 @@ def cut(x: np.ndarray, lengths=None, *, low: int = 10, high: int | None = None,
 
     ``lengths`` gives ``L_i`` (1..T); by default they are drawn uniformly from
     ``low .. high`` (``high`` defaults to T) with ``random_lengths``.  Returns
-    ``(lengths, padded)`` with ``padded`` of the shape and dtype of ``x``.
+    ``(lengths, padded)`` with ``padded`` of the shape and dtype of ``x`` (torch CUDA
+    tensors in, torch CUDA tensors out).
     """
-    x3 = _as3d(x)
+    gpu = is_tensor(x)
+    if gpu:
+        from . import cuda
+
+        x3 = cuda.check_tensor("x", x)
+    else:
+        x3 = _as3d(x)
     n, _, T = x3.shape
     if lengths is None:
         high = T if high is None else high
         if V.check_int("high", high, 1) > T:
             raise ValueError(f"high must be <= T={T}, got {high}")
         L = random_lengths(n, low, high, seed, start=start)
-    else:
+    elif not gpu:
         L = T - _offsets(x3, lengths)
+    if gpu:
+        out, off = cuda.process("cut", x, L if lengths is None else lengths)
+        return T - off, out
     out = np.empty_like(x3)
     _cut(x3, L, out)
     return L, out.reshape(x.shape)

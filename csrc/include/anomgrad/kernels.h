@@ -7,7 +7,43 @@
 
 namespace anomgrad {
 
+// One call of a generator: trajectories start .. start + n - 1 of `model`
+// (anomgrad::Model), written to out (n, dim, T) float32 (out_double false) or float64.
+// alpha holds n values (alpha_per_traj) or one.
+struct GenerateArgs {
+  int model;
+  int64_t n;
+  int dim;
+  int64_t T;
+  uint64_t seed;
+  uint64_t start;
+  const double* alpha;
+  bool alpha_per_traj;
+  void* out;
+  bool out_double;
+};
+
+// Processing of (n, dim, T) arrays (anomgrad/processing.py): x and out float32 or
+// float64 (is_double); off[i] = T - L_i is the first valid index of row i (int64).
+struct ProcessArgs {
+  int64_t n;
+  int dim;
+  int64_t T;
+  const void* x;
+  void* out;
+  bool is_double;
+  const int64_t* off;
+};
+
 namespace cpu {
+void generate(const GenerateArgs& g);
+void normalize(const ProcessArgs& p);
+// x + sigma_i N; N = normal (t - off_i) of stream 32 + a of trajectory start + i.
+void add_noise(const ProcessArgs& p, const double* sigma, uint64_t seed, uint64_t start);
+// g_i (x - x[off_i]) on the valid part, padding copied.
+void scale(const ProcessArgs& p, const double* factor);
+// out[i, a, T-L+t] = x[i, a, t] for t < L_i = T - off_i, zeros before.
+void cut(const ProcessArgs& p);
 // out[i * count + j] = word j of (seed, traj0 + i, stream); count a multiple of 4.
 void rng_words(uint32_t* out, int64_t n_traj, int64_t count, uint64_t seed, uint64_t traj0,
                uint32_t stream);
@@ -23,6 +59,12 @@ void rng_words(uint32_t* out, int64_t n_traj, int64_t count, uint64_t seed, uint
                uint32_t stream, std::uintptr_t cuda_stream);
 void rng_normals(double* out, int64_t n_traj, int64_t count, uint64_t seed, uint64_t traj0,
                  uint32_t stream, std::uintptr_t cuda_stream);
+void generate(const GenerateArgs& g, std::uintptr_t cuda_stream);
+void normalize(const ProcessArgs& p, std::uintptr_t cuda_stream);
+void add_noise(const ProcessArgs& p, const double* sigma, uint64_t seed, uint64_t start,
+               std::uintptr_t cuda_stream);
+void scale(const ProcessArgs& p, const double* factor, std::uintptr_t cuda_stream);
+void cut(const ProcessArgs& p, std::uintptr_t cuda_stream);
 }  // namespace cuda
 #endif
 

@@ -1,0 +1,356 @@
+// The six models, one trajectory at a time, shared by the C++ host build
+// (csrc/cpu/generate.cpp, tested against Numba in CI) and the CUDA kernels
+// (csrc/cuda/generate.cu).  Each function mirrors the Numba kernel in
+// anomgrad/models/<model>.py operation for operation, so the host build is bit-identical
+// to Numba and the device build (--fmad=false) too; docs/models.md has the maths and
+// docs/rng.md the draws.
+//
+// Output: x points at the trajectory's (dim, T) block, x[a * T + t].
+#pragma once
+#include <cstdint>
+
+#include "rng.h"
+
+namespace anomgrad {
+
+// Stream ids (anomgrad/config.py).
+constexpr uint32_t STREAM_PARAMS = 0;
+constexpr uint32_t STREAM_EVENTS = 1;
+constexpr uint32_t STREAM_DIRECTIONS = 2;
+constexpr uint32_t STREAM_AXIS = 16;
+constexpr uint32_t STREAM_LENGTH = 19;
+constexpr double LOG_BEYOND = 40.0;  // exp(40) > 2^32 >= T
+constexpr double ATTM_SIGMA_LOW = 0.03;
+constexpr double ATTM_SIGMA_HIGH = 3.3;
+
+enum Model : int { FBM = 0, CTRW = 1, LW = 2, ATTM = 3, SBM = 4, BM = 5 };
+
+AG_HD double atanh2(double s) {
+  const double z = s * s;
+  double p = 1.0 / 23.0;
+  p = p * z + 1.0 / 21.0;
+  p = p * z + 1.0 / 19.0;
+  p = p * z + 1.0 / 17.0;
+  p = p * z + 1.0 / 15.0;
+  p = p * z + 1.0 / 13.0;
+  p = p * z + 1.0 / 11.0;
+  p = p * z + 1.0 / 9.0;
+  p = p * z + 1.0 / 7.0;
+  p = p * z + 1.0 / 5.0;
+  p = p * z + 1.0 / 3.0;
+  p = p * z + 1.0;
+  return 2.0 * s * p;
+}
+
+AG_HD double expm1_series(double y) {
+  double p = 1.0 / 6402373705728000.0;  // 1/18!
+  p = p * y + 1.0 / 355687428096000.0;
+  p = p * y + 1.0 / 20922789888000.0;
+  p = p * y + 1.0 / 1307674368000.0;
+  p = p * y + 1.0 / 87178291200.0;
+  p = p * y + 1.0 / 6227020800.0;
+  p = p * y + 1.0 / 479001600.0;
+  p = p * y + 1.0 / 39916800.0;
+  p = p * y + 1.0 / 3628800.0;
+  p = p * y + 1.0 / 362880.0;
+  p = p * y + 1.0 / 40320.0;
+  p = p * y + 1.0 / 5040.0;
+  p = p * y + 1.0 / 720.0;
+  p = p * y + 1.0 / 120.0;
+  p = p * y + 1.0 / 24.0;
+  p = p * y + 1.0 / 6.0;
+  p = p * y + 0.5;
+  p = p * y + 1.0;
+  return p * y;
+}
+
+AG_HD double expm1_det(double y) {
+  const double small = expm1_series(y);
+  const double big = exp_det(y) - 1.0;
+  return fabs(y) <= 0.5 ? small : big;
+}
+
+AG_HD double log1p_recip(int64_t t) {
+  if (t <= 2) return log_det(1.0 + 1.0 / double(t));
+  return atanh2(1.0 / (2.0 * double(t) + 1.0));
+}
+
+// Normals j = 0, 1, 2, ... of one stream, read in order (one Philox block per 4).
+struct NormalStream {
+  uint64_t seed, traj;
+  uint32_t stream;
+  uint32_t block = 0xFFFFFFFFu;
+  double z[4];
+  AG_HD NormalStream(uint64_t s, uint64_t t, uint32_t st) : seed(s), traj(t), stream(st) {}
+  AG_HD double at(uint64_t j) {
+    const uint32_t b = uint32_t(j >> 2);
+    if (b != block) {
+      const Words w = philox_block(seed, traj, stream, b);
+      const Pair p0 = normal_pair(w.w[0], w.w[1]);
+      const Pair p1 = normal_pair(w.w[2], w.w[3]);
+      z[0] = p0.z0;
+      z[1] = p0.z1;
+      z[2] = p1.z0;
+      z[3] = p1.z1;
+      block = b;
+    }
+    return z[j & 3];
+  }
+};
+
+// Words j of one stream, read in order.
+struct WordStream {
+  uint64_t seed, traj;
+  uint32_t stream;
+  uint32_t block = 0xFFFFFFFFu;
+  Words w;
+  AG_HD WordStream(uint64_t s, uint64_t t, uint32_t st) : seed(s), traj(t), stream(st) {}
+  AG_HD uint32_t at(uint64_t j) {
+    const uint32_t b = uint32_t(j >> 2);
+    if (b != block) {
+      w = philox_block(seed, traj, stream, b);
+      block = b;
+    }
+    return w.w[j & 3];
+  }
+};
+
+AG_HD void unit3(double gx, double gy, double gz, double* u) {
+  const double r = sqrt(gx * gx + gy * gy + gz * gz);
+  if (r == 0.0) {
+    u[0] = 1.0;
+    u[1] = 0.0;
+    u[2] = 0.0;
+    return;
+  }
+  u[0] = gx / r;
+  u[1] = gy / r;
+  u[2] = gz / r;
+}
+
+// (1 - U)^(-inv) as the batched Numba helper computes it: exp(min(E * inv, 40)).
+AG_HD double power_law(uint32_t w, double inv_exponent) {
+  const double x = exp1_of(w) * inv_exponent;
+  return exp_det(x < LOG_BEYOND ? x : LOG_BEYOND);
+}
+
+// ---- BM and SBM ----------------------------------------------------------------------
+
+template <class Out>
+AG_HD void bm_traj(Out* x, int dim, int64_t T, uint64_t seed, uint64_t traj) {
+  for (int a = 0; a < dim; ++a) {
+    NormalStream ns(seed, traj, STREAM_AXIS + a);
+    Out* row = x + a * T;
+    row[0] = Out(0);
+    double acc = 0.0;
+    for (int64_t t = 1; t < T; ++t) {
+      acc += ns.at(uint64_t(t - 1));
+      row[t] = Out(acc);
+    }
+  }
+}
+
+// sqrt((t+1)^alpha - t^alpha) for t >= 1, as anomgrad/models/sbm.py evaluates it.
+AG_HD double sbm_scale(double alpha, int64_t t) {
+  const double lnt = log_det(double(t));
+  const double l1p = log1p_recip(t);
+  return sqrt(exp_det(alpha * lnt) * expm1_det(alpha * l1p));
+}
+
+template <class Out>
+AG_HD void sbm_traj(Out* x, int dim, int64_t T, double alpha, uint64_t seed, uint64_t traj) {
+  for (int a = 0; a < dim; ++a) {
+    NormalStream ns(seed, traj, STREAM_AXIS + a);
+    Out* row = x + a * T;
+    row[0] = Out(0);
+    double acc = 0.0;
+    for (int64_t t = 1; t < T; ++t) {
+      double z = ns.at(uint64_t(t - 1));
+      z *= sbm_scale(alpha, t);
+      acc += z;
+      row[t] = Out(acc);
+    }
+  }
+}
+
+// ---- CTRW -----------------------------------------------------------------------------
+
+// Events in order: grid index floor(t_j) of each event with t_j < T.
+struct CtrwEvents {
+  WordStream waits;
+  double inv_alpha, t = 0.0, T;
+  uint64_t j = 0;  // index of the next event
+  bool done = false;
+  AG_HD CtrwEvents(uint64_t seed, uint64_t traj, double alpha, int64_t T_)
+      : waits(seed, traj, STREAM_EVENTS), inv_alpha(1.0 / alpha), T(double(T_)) {}
+  // Grid index of the next event, or -1 once an event falls at or beyond T.
+  AG_HD int64_t next() {
+    if (done) return -1;
+    t += power_law(waits.at(j), inv_alpha);
+    if (t >= T) {
+      done = true;
+      return -1;
+    }
+    ++j;
+    return int64_t(floor(t));
+  }
+};
+
+template <class Out>
+AG_HD void ctrw_traj(Out* x, int dim, int64_t T, double alpha, uint64_t seed, uint64_t traj) {
+  CtrwEvents ev(seed, traj, alpha, T);
+  NormalStream g0(seed, traj, STREAM_AXIS), g1(seed, traj, STREAM_AXIS + 1),
+      g2(seed, traj, STREAM_AXIS + 2), gl(seed, traj, STREAM_LENGTH);
+  double acc[3] = {0.0, 0.0, 0.0};
+  for (int a = 0; a < dim; ++a) x[a * T] = Out(0);
+  int64_t k = ev.next();  // grid index of the pending event
+  uint64_t j = 0;         // its index
+  for (int64_t t = 1; t < T; ++t) {
+    double s[3] = {0.0, 0.0, 0.0};  // jumps of the events at grid index t, in order
+    while (k == t) {
+      if (dim < 3) {
+        s[0] += g0.at(j);
+        if (dim > 1) s[1] += g1.at(j);
+      } else {
+        double u[3];
+        unit3(g0.at(j), g1.at(j), g2.at(j), u);
+        const double L = gl.at(j);
+        s[0] += L * u[0];
+        s[1] += L * u[1];
+        s[2] += L * u[2];
+      }
+      ++j;
+      k = ev.next();
+    }
+    for (int a = 0; a < dim; ++a) {
+      acc[a] += s[a];
+      x[a * T + t] = Out(acc[a]);
+    }
+  }
+}
+
+// ---- LW -------------------------------------------------------------------------------
+
+template <class Out>
+AG_HD void lw_traj(Out* x, int dim, int64_t T, double alpha, uint64_t seed, uint64_t traj) {
+  const Words p = philox_block(seed, traj, STREAM_PARAMS, 0);
+  const double v = 10.0 * uniform_of(p.w[0]);
+  const double sigma = alpha == 2.0 ? uniform_of(p.w[1]) : 3.0 - alpha;
+  const double inv_sigma = 1.0 / sigma;
+  WordStream durations(seed, traj, STREAM_EVENTS), directions(seed, traj, STREAM_DIRECTIONS);
+  NormalStream g0(seed, traj, STREAM_AXIS), g1(seed, traj, STREAM_AXIS + 1),
+      g2(seed, traj, STREAM_AXIS + 2);
+  double acc[3] = {0.0, 0.0, 0.0};
+  for (int a = 0; a < dim; ++a) x[a * T] = Out(0);
+  int64_t s = 0;
+  for (uint64_t f = 0; s < T; ++f) {
+    const double tau = power_law(durations.at(f), inv_sigma);
+    const int64_t nf = tau > double(T) ? T + 1 : int64_t(floor(tau));
+    double d[3] = {0.0, 0.0, 0.0};
+    if (dim == 3) {
+      double u[3];
+      unit3(g0.at(f), g1.at(f), g2.at(f), u);
+      d[0] = v * u[0];
+      d[1] = v * u[1];
+      d[2] = v * u[2];
+    } else {
+      const uint32_t wd = directions.at(f);
+      if (dim == 1) {
+        d[0] = (wd >> 31) ? -v : v;
+      } else {
+        const CosSin cs = sincos_word(wd);
+        d[0] = v * cs.c;
+        d[1] = v * cs.s;
+      }
+    }
+    const int64_t end = s + nf < T ? s + nf : T;
+    for (int a = 0; a < dim; ++a) {
+      double xa = acc[a];
+      for (int64_t k = s > 1 ? s : 1; k < end; ++k) {
+        xa += d[a];
+        x[a * T + k] = Out(xa);
+      }
+      acc[a] = xa;
+    }
+    s += nf;
+  }
+}
+
+// ---- ATTM -----------------------------------------------------------------------------
+
+AG_HD double attm_sigma(double alpha, double u) {
+  double hi = ATTM_SIGMA_HIGH;
+  if (alpha < 1.0) {
+    const double r = alpha / (1.0 - alpha);
+    if (r < hi) hi = r;
+  }
+  return ATTM_SIGMA_LOW + (hi - ATTM_SIGMA_LOW) * u;
+}
+
+// Segments in order: sqrt(2 D) and the number of steps of each.
+struct AttmSegments {
+  WordStream draws;
+  double inv_sigma, inv_alpha, T;
+  int64_t Ti;
+  uint64_t j = 0;
+  AG_HD AttmSegments(uint64_t seed, uint64_t traj, double alpha, int64_t T_)
+      : draws(seed, traj, STREAM_EVENTS), inv_alpha(1.0 / alpha), T(double(T_)), Ti(T_) {
+    const Words p = philox_block(seed, traj, STREAM_PARAMS, 0);
+    inv_sigma = 1.0 / attm_sigma(alpha, uniform_of(p.w[0]));
+  }
+  AG_HD void next(double* r, int64_t* steps) {
+    const double V = 0.9 - 0.89 * uniform_of(draws.at(j++));
+    const double lv = log_det(V);
+    *r = sqrt(2.0 * exp_det(lv * inv_sigma));
+    const double dur = exp_det(-lv * inv_alpha);
+    *steps = dur > T ? Ti : int64_t(floor(dur));
+  }
+};
+
+template <class Out>
+AG_HD void attm_traj(Out* x, int dim, int64_t T, double alpha, uint64_t seed, uint64_t traj) {
+  AttmSegments seg(seed, traj, alpha, T);
+  NormalStream g0(seed, traj, STREAM_AXIS), g1(seed, traj, STREAM_AXIS + 1),
+      g2(seed, traj, STREAM_AXIS + 2), gl(seed, traj, STREAM_LENGTH);
+  double acc[3] = {0.0, 0.0, 0.0};
+  for (int a = 0; a < dim; ++a) x[a * T] = Out(0);
+  double r = 0.0;
+  int64_t left = 0;  // steps left in the current segment
+  for (int64_t s = 0; s < T - 1; ++s) {
+    while (left == 0) seg.next(&r, &left);
+    --left;
+    double z[3];
+    if (dim < 3) {
+      z[0] = g0.at(s) * r;
+      if (dim > 1) z[1] = g1.at(s) * r;
+    } else {
+      double u[3];
+      unit3(g0.at(s), g1.at(s), g2.at(s), u);
+      const double L = gl.at(s) * r;
+      z[0] = L * u[0];
+      z[1] = L * u[1];
+      z[2] = L * u[2];
+    }
+    for (int a = 0; a < dim; ++a) {
+      acc[a] += z[a];
+      x[a * T + s + 1] = Out(acc[a]);
+    }
+  }
+}
+
+// ---- dispatch for the event-driven and continuous models (FBM: fbm.h) -----------------
+
+template <class Out>
+AG_HD void generate_traj(int model, Out* x, int dim, int64_t T, double alpha, uint64_t seed,
+                         uint64_t traj) {
+  switch (model) {
+    case CTRW: ctrw_traj(x, dim, T, alpha, seed, traj); break;
+    case LW: lw_traj(x, dim, T, alpha, seed, traj); break;
+    case ATTM: attm_traj(x, dim, T, alpha, seed, traj); break;
+    case SBM: sbm_traj(x, dim, T, alpha, seed, traj); break;
+    case BM: bm_traj(x, dim, T, seed, traj); break;
+    default: break;
+  }
+}
+
+}  // namespace anomgrad
