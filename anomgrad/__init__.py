@@ -13,4 +13,18 @@ from .processing import (add_noise, cut, diffusion_factors, normalize, random_le
                          scale_diffusion)
 
 __all__ = ["MODELS", "generate", "normalize", "add_noise", "scale_diffusion",
-           "diffusion_factors", "cut", "random_lengths", "__version__"]
+           "diffusion_factors", "cut", "random_lengths", "gradcam", "__version__"]
+
+# torch-based parts load on first use, so `import anomgrad` stays light.
+_LAZY = {"gradcam": ("cam", "gradcam"), "gradcam_full": ("cam", "gradcam_full")}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(f".{module}", __name__), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'anomgrad' has no attribute {name!r}")

@@ -48,6 +48,7 @@ py::array_t<double> normals(uint64_t seed, uint64_t traj, uint32_t stream, int64
 }  // namespace
 
 void bind_generate(py::module_& m);  // csrc/bind_generate.cpp
+void bind_gradcam(py::module_& m);   // csrc/bind_gradcam.cpp
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "anomgrad native kernels (C++17, optional CUDA)";
@@ -76,6 +77,7 @@ PYBIND11_MODULE(_core, m) {
         py::arg("count"), py::arg("n_traj") = 1,
         "Normals 0..count-1 of a stream for trajectories traj..traj+n_traj-1, (n_traj, count).");
   bind_generate(m);
+  bind_gradcam(m);
   m.def("log_uniform", &ag::log_uniform, py::arg("w"), "ln((w + 0.5) / 2**32).");
   m.def("exp_det", &ag::exp_det, py::arg("x"), "The contract's e^x (|x| <= 700).");
   m.def(

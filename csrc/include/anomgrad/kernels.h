@@ -35,7 +35,24 @@ struct ProcessArgs {
   const int64_t* off;
 };
 
+// Fused Grad-CAM (csrc/include/anomgrad/gradcam.h): activations A (n, K, L) and channel
+// weights w (n, K), float32, to any of: the map upsampled to T (cam, (n, T), min-max
+// scaled when minmax), the cell scores (cells, (n, L)), the band masks (bands,
+// (n, nbands, L), 1 where every step of cell j lies strictly inside band b).  Null
+// outputs are skipped.
+struct CamArgs {
+  int64_t n, K, L, T;
+  const float* A;
+  const float* w;
+  bool relu, linear, minmax;
+  float* cam;
+  float* cells;
+  uint8_t* bands;
+  int nbands;
+};
+
 namespace cpu {
+void gradcam(const CamArgs& c);
 void generate(const GenerateArgs& g);
 void normalize(const ProcessArgs& p);
 // x + sigma_i N; N = normal (t - off_i) of stream 32 + a of trajectory start + i.
@@ -60,6 +77,7 @@ void rng_words(uint32_t* out, int64_t n_traj, int64_t count, uint64_t seed, uint
 void rng_normals(double* out, int64_t n_traj, int64_t count, uint64_t seed, uint64_t traj0,
                  uint32_t stream, std::uintptr_t cuda_stream);
 void generate(const GenerateArgs& g, std::uintptr_t cuda_stream);
+void gradcam(const CamArgs& c, std::uintptr_t cuda_stream);
 void normalize(const ProcessArgs& p, std::uintptr_t cuda_stream);
 void add_noise(const ProcessArgs& p, const double* sigma, uint64_t seed, uint64_t start,
                std::uintptr_t cuda_stream);
