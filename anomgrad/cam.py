@@ -48,6 +48,19 @@ class CamResult:
 # ---- the fused kernel ---------------------------------------------------------------
 
 
+def cam_nearest_index(L: int, T: int) -> torch.Tensor:
+    """Cell of every step under nearest upsampling (torch's rule, as the kernel uses):
+    min(floor(t * float32(L / T)), L - 1), with the exact cases T == L and T == 2L."""
+    t = np.arange(T)
+    if T == L:
+        return torch.from_numpy(t)
+    if T == 2 * L:
+        return torch.from_numpy(t >> 1)
+    scale = np.float32(L) / np.float32(T)
+    return torch.from_numpy(np.minimum(np.floor(t.astype(np.float32) * scale).astype(np.int64), L - 1))
+
+
+
 def fused(activations: torch.Tensor, weights: torch.Tensor, T: int, *, relu: bool = False,
           upsample: str = "nearest", normalize: bool = False, cam: bool = True,
           cells: bool = False, nbands: int = 0):

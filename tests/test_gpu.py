@@ -95,3 +95,30 @@ def test_gpu_bad_input():
         ag.generate("ctrw", 4, 10, torch.tensor([0.5, 0.5, 1.5, 0.5], device="cuda"), device="cuda")
     with pytest.raises(MemoryError, match="GiB"):
         ag.generate("bm", 10**9, 10_000, device="cuda")
+
+
+def test_gpu_gradcam_kernel_equals_cpu():
+    from anomgrad import cam
+
+    g = torch.Generator().manual_seed(0)
+    for L, T in [(32, 1000), (500, 1000), (7, 100), (1, 10)]:
+        A, w = torch.randn(300, 64, L, generator=g), torch.randn(300, 64, generator=g)
+        for up in ("nearest", "linear"):
+            c_cpu = cam.fused(A, w, T, upsample=up, normalize=True, cells=True, nbands=10)
+            c_gpu = cam.fused(A.cuda(), w.cuda(), T, upsample=up, normalize=True, cells=True, nbands=10)
+            for a, b in zip(c_cpu, c_gpu):
+                assert torch.equal(a, b.cpu())  # same header, same bits
+
+
+def test_gpu_gradcam_end_to_end():
+    from anomgrad.nn import ResAnDi
+
+    torch.manual_seed(0)
+    m = ResAnDi().eval()
+    x = torch.rand(64, 2, 1000)
+    y = torch.randint(0, 8, (64,))
+    for layer in ("layer4", "layer2"):
+        a = ag.gradcam(m, x, layer, y, normalize=True)
+        b = ag.gradcam(m.cuda(), x.cuda(), layer, y.cuda(), normalize=True).cpu()
+        m.cpu()
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-4)
