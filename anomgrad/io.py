@@ -121,53 +121,60 @@ def _create_dataset(f: h5py.File, name: str, shape, h5type) -> h5py.Dataset:
 _H5TYPES = {"float32": h5py.h5t.IEEE_F32LE, "float64": h5py.h5t.IEEE_F64LE}
 
 
+def create_table(path, datasets: dict, attrs: dict) -> None:
+    """Create an empty (``progress`` = 0) resumable HDF5 file at ``path``, atomically.
+
+    ``datasets``: name -> (shape, h5 type[, attrs]) of row-indexed datasets (first axis =
+    rows);
+    ``attrs``: root attributes.  Every piece of metadata is written here, into
+    ``path + ".new"`` renamed to ``path`` once closed, so later writes only overwrite raw
+    data in place (see the module docstring).
+    """
+    path = os.fspath(path)
+    tmp = path + ".new"
+    with h5py.File(tmp, "w", libver="earliest", track_order=False) as f:
+        for k, v in attrs.items():
+            f.attrs[k] = v
+        for name, spec in datasets.items():
+            d = _create_dataset(f, name, spec[0], spec[1])
+            for k, v in (spec[2] if len(spec) > 2 else {}).items():
+                d.attrs[k] = v
+        pr = _create_dataset(f, "progress", (1,), h5py.h5t.STD_I64LE)
+        pr.attrs["description"] = "rows written so far (the row count: complete)"
+        pr[0] = 0
+    _fsync_path(tmp)
+    os.replace(tmp, path)
+    _fsync_dir(path)
+
+
 def create(path, params: dict, command: str | None = None, version: str | None = None,
            extra_attrs: dict | None = None) -> None:
     """Create an empty (``progress`` = 0) trajectory file at ``path``, atomically.
 
     ``extra_attrs``: more root attributes (e.g. ``alpha_stream``).
-
-    The file is built as ``path + ".new"`` (overwritten if present: a leftover of a run
-    killed during creation) and renamed to ``path`` when closed.
     """
     if version is None:
         from . import __version__ as version
-    path = os.fspath(path)
-    tmp = path + ".new"
     n, dim, T = params["n"], params["dim"], params["T"]
-    with h5py.File(tmp, "w", libver="earliest", track_order=False) as f:
-        a = f.attrs
-        a["format"] = FORMAT_NAME
-        a["format_version"] = np.int64(FORMAT_VERSION)
-        a["model"] = params["model"]
-        a["n"] = np.int64(n)
-        a["T"] = np.int64(T)
-        a["dim"] = np.int64(dim)
-        a["seed"] = np.uint64(params["seed"])
-        a["start"] = np.uint64(params["start"])
-        a["dtype"] = params["dtype"]
-        if params.get("alpha_range") is None:
-            a["alpha"] = np.float64(1.0 if params.get("alpha") is None else params["alpha"])
-        else:
-            a["alpha_range"] = np.asarray(params["alpha_range"], np.float64)
-        for k, v in (extra_attrs or {}).items():
-            a[k] = v
-        a["anomgrad_version"] = str(version)
-        a["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        a["command"] = command or ""
-        a["args"] = params_json(params)
-        x = _create_dataset(f, "x", (n, dim, T), _H5TYPES[params["dtype"]])
-        x.attrs["axes"] = "trajectory, dimension, time"
-        x.attrs["description"] = (f"row i = trajectory start + i of anomgrad.generate"
-                                  f"({params['model']!r}, ...), x[..., 0] = 0")
-        al = _create_dataset(f, "alpha", (n,), h5py.h5t.IEEE_F64LE)
-        al.attrs["description"] = "anomalous exponent of each row of x"
-        pr = _create_dataset(f, "progress", (1,), h5py.h5t.STD_I64LE)
-        pr.attrs["description"] = "rows of x and alpha written so far (n: complete)"
-        pr[0] = 0
-    _fsync_path(tmp)
-    os.replace(tmp, path)
-    _fsync_dir(path)
+    a = {"format": FORMAT_NAME, "format_version": np.int64(FORMAT_VERSION),
+         "model": params["model"], "n": np.int64(n), "T": np.int64(T), "dim": np.int64(dim),
+         "seed": np.uint64(params["seed"]), "start": np.uint64(params["start"]),
+         "dtype": params["dtype"]}
+    if params.get("alpha_range") is None:
+        a["alpha"] = np.float64(1.0 if params.get("alpha") is None else params["alpha"])
+    else:
+        a["alpha_range"] = np.asarray(params["alpha_range"], np.float64)
+    a.update(extra_attrs or {})
+    a["anomgrad_version"] = str(version)
+    a["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    a["command"] = command or ""
+    a["args"] = params_json(params)
+    x_attrs = {"axes": "trajectory, dimension, time",
+               "description": f"row i = trajectory start + i of anomgrad.generate"
+                              f"({params['model']!r}, ...), x[..., 0] = 0"}
+    create_table(path, {"x": ((n, dim, T), _H5TYPES[params["dtype"]], x_attrs),
+                        "alpha": ((n,), h5py.h5t.IEEE_F64LE,
+                                  {"description": "anomalous exponent of each row of x"})}, a)
 
 
 def _fsync_path(path) -> None:
@@ -192,10 +199,10 @@ def _fsync_dir(path) -> None:
 
 
 class Writer:
-    """Appends rows to a file made by :func:`create` (opened read-write in place).
+    """Appends rows to a file made by :func:`create_table` (opened read-write in place).
 
-    ``write(x, alpha)`` stores the next ``len(x)`` rows: data first (flushed, and
-    fsync'ed when ``fsync``), then the new ``progress``.
+    ``write_rows(name=array, ...)`` stores the next rows of the named datasets: data
+    first (flushed, and fsync'ed when ``fsync``), then the new ``progress``.
     """
 
     def __init__(self, path, fsync: bool = True):
@@ -206,23 +213,29 @@ class Writer:
         except OSError as e:
             cls = FileLockedError if _is_lock_error(e) else FileFormatError
             raise cls(f"{self.path}: cannot open for writing: {_h5_reason(e)}") from e
-        self.x = self.f["x"]
-        self.alpha = self.f["alpha"]
         self.progress = self.f["progress"]
-        self.n = self.x.shape[0]
+        self.n = min(d.shape[0] for k, d in self.f.items() if k != "progress")
         self.rows_done = int(self.progress[0])
 
-    def write(self, x: np.ndarray, alpha: np.ndarray) -> None:
+    def write_rows(self, **data) -> None:
+        m = {len(v) for v in data.values()}
+        if len(m) != 1:
+            raise ValueError(f"{self.path}: datasets written with different row counts {m}")
         r0 = self.rows_done
-        r1 = r0 + x.shape[0]
+        r1 = r0 + m.pop()
         if r1 > self.n:
             raise ValueError(f"{self.path}: writing rows {r0}..{r1 - 1} past n = {self.n}")
-        self.x.write_direct(np.ascontiguousarray(x, self.x.dtype), dest_sel=np.s_[r0:r1])
-        self.alpha.write_direct(np.ascontiguousarray(alpha, np.float64), dest_sel=np.s_[r0:r1])
+        for name, v in data.items():
+            d = self.f[name]
+            d.write_direct(np.ascontiguousarray(v, d.dtype), dest_sel=np.s_[r0:r1])
         self._sync()
         self.progress[0] = r1
         self.f.flush()
         self.rows_done = r1
+
+    def write(self, x: np.ndarray, alpha: np.ndarray) -> None:
+        """Trajectory files: the next rows of ``x`` and ``alpha``."""
+        self.write_rows(x=x, alpha=alpha)
 
     def _sync(self) -> None:
         self.f.flush()

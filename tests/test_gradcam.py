@@ -192,3 +192,34 @@ def test_bad_shapes():
         G.fused(torch.zeros(2, 3, 4), torch.zeros(2, 4), 10)
     with pytest.raises(ValueError, match="activations"):
         G.fused(torch.zeros(3, 4), torch.zeros(3, 4), 10)
+
+
+# ---- anomgrad gradcam (command line) -------------------------------------------------------
+
+
+def test_gradcam_command(tmp_path):
+    import h5py
+
+    from anomgrad import datasets as D
+    from anomgrad.cli import main
+    from anomgrad.nn import load_checkpoint, save_checkpoint
+
+    data = tmp_path / "test.h5"
+    assert main(["dataset", "--family", "varying", "--split", "test", "--n-per-class", "6",
+                 "--out", str(data), "-q"]) == 0
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "m.pt", ResAnDi(width=8), family="varying")
+    out = tmp_path / "cams.h5"
+    assert main(["gradcam", str(tmp_path / "m.pt"), str(data), "--out", str(out), "--bands", "10",
+                 "--figure", "-q"]) == 0
+    assert (tmp_path / "cams.png").stat().st_size > 10_000
+    model, _ = load_checkpoint(tmp_path / "m.pt")
+    d = D.load(data, fields=("x", "label"))
+    with h5py.File(out) as f:
+        assert f["cam"].shape == (48, 1000) and f["bands"].shape == (48, 10, 32)
+        ref = ag.gradcam(model, torch.from_numpy(d["x"]), "layer4", torch.from_numpy(d["label"]))
+        np.testing.assert_allclose(f["cam"][...], ref.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(f["target"][...], d["label"])
+    assert main(["gradcam", str(tmp_path / "m.pt"), str(data), "--out", str(tmp_path / "x.h5"),
+                 "--target", "sideways", "-q"]) == 2
+    assert not (tmp_path / "x.h5.partial").exists()
