@@ -33,6 +33,8 @@ STREAM_LENGTH = 19  # 3D jump / step lengths (normals)
 STREAM_NOISE = 32  # 32 + a: localization noise of axis a
 STREAM_DIFFUSION = 48  # random diffusion-coefficient factor
 STREAM_CUT = 49  # random cut lengths
+STREAM_ALPHA = 64  # per-trajectory alpha: `anomgrad generate --alpha-range`, ResAnDi datasets
+STREAM_SHUFFLE = 65  # row-order key of ResAnDi dataset files
 
 # Work sizes.
 FBM_CHUNK_BYTES = 64 * 2**20  # complex scratch per FFT batch

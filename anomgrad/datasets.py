@@ -86,7 +86,7 @@ from numba import njit, prange
 from torch.utils.data import Dataset as _TorchDataset
 
 from . import _validate as V
-from .config import STREAM_CUT
+from .config import STREAM_ALPHA, STREAM_CUT, STREAM_SHUFFLE
 from .rng import block, uniform_of
 
 FORMAT_NAME = "anomgrad-resandi-dataset"
@@ -106,9 +106,7 @@ FAMILIES = ("varying", "fixed")
 SPLITS = {"train": 1, "val": 2, "test": 3, "fresh": 4}
 FILE_SPLITS = ("train", "val", "test")
 
-STREAM_ALPHA = 64  # alpha of a trajectory (shared with `anomgrad generate --alpha-range`)
 STREAM_LENGTH = STREAM_CUT  # 49: random length (ag.random_lengths)
-STREAM_SHUFFLE = 65  # row-order key
 BLOCK_PER_CLASS = 1024
 MAX_FILE = 2**24 - 1
 MAX_PER_CLASS = 2**28
