@@ -25,23 +25,6 @@ constexpr double ATTM_SIGMA_HIGH = 3.3;
 
 enum Model : int { FBM = 0, CTRW = 1, LW = 2, ATTM = 3, SBM = 4, BM = 5 };
 
-AG_HD double atanh2(double s) {
-  const double z = s * s;
-  double p = 1.0 / 23.0;
-  p = p * z + 1.0 / 21.0;
-  p = p * z + 1.0 / 19.0;
-  p = p * z + 1.0 / 17.0;
-  p = p * z + 1.0 / 15.0;
-  p = p * z + 1.0 / 13.0;
-  p = p * z + 1.0 / 11.0;
-  p = p * z + 1.0 / 9.0;
-  p = p * z + 1.0 / 7.0;
-  p = p * z + 1.0 / 5.0;
-  p = p * z + 1.0 / 3.0;
-  p = p * z + 1.0;
-  return 2.0 * s * p;
-}
-
 AG_HD double expm1_series(double y) {
   double p = 1.0 / 6402373705728000.0;  // 1/18!
   p = p * y + 1.0 / 355687428096000.0;
@@ -128,6 +111,30 @@ AG_HD void unit3(double gx, double gy, double gz, double* u) {
   u[2] = gz / r;
 }
 
+// Jump (or step) j of the walk times `scale`: an N(0, 1) per axis in 1-D and 2-D (normals
+// j of streams 16 + a); in 3-D an N(0, 1) length (stream 19) along a uniform direction
+// (streams 16..18 normalised), as andi-datasets' sample_sphere.
+struct Jumps {
+  NormalStream g0, g1, g2, gl;
+  int dim;
+  AG_HD Jumps(uint64_t seed, uint64_t traj, int d)
+      : g0(seed, traj, STREAM_AXIS), g1(seed, traj, STREAM_AXIS + 1),
+        g2(seed, traj, STREAM_AXIS + 2), gl(seed, traj, STREAM_LENGTH), dim(d) {}
+  AG_HD void at(uint64_t j, double scale, double* z) {
+    if (dim < 3) {
+      z[0] = g0.at(j) * scale;
+      if (dim > 1) z[1] = g1.at(j) * scale;
+      return;
+    }
+    double u[3];
+    unit3(g0.at(j), g1.at(j), g2.at(j), u);
+    const double L = gl.at(j) * scale;
+    z[0] = L * u[0];
+    z[1] = L * u[1];
+    z[2] = L * u[2];
+  }
+};
+
 // (1 - U)^(-inv) as the batched Numba helper computes it: exp(min(E * inv, 40)).
 AG_HD double power_law(uint32_t w, double inv_exponent) {
   const double x = exp1_of(w) * inv_exponent;
@@ -199,8 +206,7 @@ struct CtrwEvents {
 template <class Out>
 AG_HD void ctrw_traj(Out* x, int dim, int64_t T, double alpha, uint64_t seed, uint64_t traj) {
   CtrwEvents ev(seed, traj, alpha, T);
-  NormalStream g0(seed, traj, STREAM_AXIS), g1(seed, traj, STREAM_AXIS + 1),
-      g2(seed, traj, STREAM_AXIS + 2), gl(seed, traj, STREAM_LENGTH);
+  Jumps jumps(seed, traj, dim);
   double acc[3] = {0.0, 0.0, 0.0};
   for (int a = 0; a < dim; ++a) x[a * T] = Out(0);
   int64_t k = ev.next();  // grid index of the pending event
@@ -208,17 +214,9 @@ AG_HD void ctrw_traj(Out* x, int dim, int64_t T, double alpha, uint64_t seed, ui
   for (int64_t t = 1; t < T; ++t) {
     double s[3] = {0.0, 0.0, 0.0};  // jumps of the events at grid index t, in order
     while (k == t) {
-      if (dim < 3) {
-        s[0] += g0.at(j);
-        if (dim > 1) s[1] += g1.at(j);
-      } else {
-        double u[3];
-        unit3(g0.at(j), g1.at(j), g2.at(j), u);
-        const double L = gl.at(j);
-        s[0] += L * u[0];
-        s[1] += L * u[1];
-        s[2] += L * u[2];
-      }
+      double z[3];
+      jumps.at(j, 1.0, z);
+      for (int a = 0; a < dim; ++a) s[a] += z[a];
       ++j;
       k = ev.next();
     }
@@ -310,8 +308,7 @@ struct AttmSegments {
 template <class Out>
 AG_HD void attm_traj(Out* x, int dim, int64_t T, double alpha, uint64_t seed, uint64_t traj) {
   AttmSegments seg(seed, traj, alpha, T);
-  NormalStream g0(seed, traj, STREAM_AXIS), g1(seed, traj, STREAM_AXIS + 1),
-      g2(seed, traj, STREAM_AXIS + 2), gl(seed, traj, STREAM_LENGTH);
+  Jumps steps(seed, traj, dim);
   double acc[3] = {0.0, 0.0, 0.0};
   for (int a = 0; a < dim; ++a) x[a * T] = Out(0);
   double r = 0.0;
@@ -320,17 +317,7 @@ AG_HD void attm_traj(Out* x, int dim, int64_t T, double alpha, uint64_t seed, ui
     while (left == 0) seg.next(&r, &left);
     --left;
     double z[3];
-    if (dim < 3) {
-      z[0] = g0.at(s) * r;
-      if (dim > 1) z[1] = g1.at(s) * r;
-    } else {
-      double u[3];
-      unit3(g0.at(s), g1.at(s), g2.at(s), u);
-      const double L = gl.at(s) * r;
-      z[0] = L * u[0];
-      z[1] = L * u[1];
-      z[2] = L * u[2];
-    }
+    steps.at(uint64_t(s), r, z);
     for (int a = 0; a < dim; ++a) {
       acc[a] += z[a];
       x[a * T + s + 1] = Out(acc[a]);

@@ -83,9 +83,8 @@ constexpr double PIO2_2M30 = 1.5707963267948966 / 1073741824.0;  // fl(pi/2) * 2
 // U = (w + 0.5) 2^-32, in (0, 1), exact in double.
 AG_HD double uniform_of(uint32_t w) { return (double(w) + 0.5) * TWO_M32; }
 
-// ln(f) + k ln 2 for f in [sqrt(1/2), sqrt(2)): 2 atanh(s), s = (f-1)/(f+1), |s| < 0.172.
-AG_HD double log_core(double f, double k) {
-  const double s = (f - 1.0) / (f + 1.0);
+// 2 atanh(s) = ln((1 + s) / (1 - s)) for |s| <= 0.2 (odd series to s^23).
+AG_HD double atanh2(double s) {
   const double z = s * s;
   double p = 1.0 / 23.0;
   p = p * z + 1.0 / 21.0;
@@ -99,14 +98,19 @@ AG_HD double log_core(double f, double k) {
   p = p * z + 1.0 / 5.0;
   p = p * z + 1.0 / 3.0;
   p = p * z + 1.0;
-  const double lf = 2.0 * s * p;
+  return 2.0 * s * p;
+}
+
+// ln(f) + k ln 2 for f in [sqrt(1/2), sqrt(2)): 2 atanh((f-1)/(f+1)), |s| < 0.172.
+AG_HD double log_core(double f, double k) {
+  const double lf = atanh2((f - 1.0) / (f + 1.0));
   return (lf + k * LN2_LO) + k * LN2_HI;
 }
 
-// Natural log of a positive, normal double.
-AG_HD double log_det(double x) {
-  const uint64_t b = bits_of(x);
-  int64_t e = int64_t(b >> 52) - 1023;
+// ln of the double with bits b, minus (bias - 1023) ln 2: x = f 2^e, f in [1, 2) from the
+// bits, halved when above sqrt(2).
+AG_HD double log_bits(uint64_t b, int64_t bias) {
+  int64_t e = int64_t(b >> 52) - bias;
   uint64_t m = (b & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull;  // mantissa in [1, 2)
   if (m > SQRT2_BITS) {
     m -= 0x0010000000000000ull;  // halve: [sqrt2/2, 1)
@@ -115,17 +119,12 @@ AG_HD double log_det(double x) {
   return log_core(double_of(m), double(e));
 }
 
+// Natural log of a positive, normal double.
+AG_HD double log_det(double x) { return log_bits(bits_of(x), 1023); }
+
 // ln U for U = (w + 0.5) 2^-32: ln(2w + 1) - 33 ln 2, all exact until log_core.
 AG_HD double log_uniform(uint32_t w) {
-  const double v = double(2ull * uint64_t(w) + 1ull);
-  const uint64_t b = bits_of(v);
-  int64_t e = int64_t(b >> 52) - 1023 - 33;
-  uint64_t m = (b & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull;
-  if (m > SQRT2_BITS) {
-    m -= 0x0010000000000000ull;
-    e += 1;
-  }
-  return log_core(double_of(m), double(e));
+  return log_bits(bits_of(double(2ull * uint64_t(w) + 1ull)), 1023 + 33);
 }
 
 // E = -ln(1 - U), an Exp(1) variate: 1 - U = (~w + 0.5) 2^-32.
