@@ -127,3 +127,20 @@ def check_array(name: str, x, ndim: tuple[int, ...] = (3,)) -> np.ndarray:
         raise ValueError(f"{name} must have {' or '.join(map(str, ndim))} dimensions "
                          f"(n, dim, T), got shape {x.shape}")
     return x
+
+
+def check_lengths(lengths, n: int, high: int, high_name: str = "") -> np.ndarray:
+    """Per-trajectory lengths: n integers in [1, high] (numpy or a torch tensor), int64;
+    ``high_name`` names the bound in the message (e.g. "T=")."""
+    if type(lengths).__module__.startswith("torch"):
+        lengths = lengths.detach().cpu().numpy()
+    L = np.asarray(lengths)
+    if L.ndim != 1 or L.shape[0] != n:
+        raise ValueError(f"lengths must be a 1-D array of length n={n}, got shape {L.shape}")
+    if not np.issubdtype(L.dtype, np.integer):
+        raise TypeError(f"lengths must be integers, got {L.dtype}")
+    bad = (L < 1) | (L > high)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"lengths must be in [1, {high_name}{high}], got lengths[{i}] = {L[i]}")
+    return L.astype(np.int64)

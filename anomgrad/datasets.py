@@ -234,20 +234,7 @@ def generate_class(family: str, split: str, file: int, label: int, j0: int, n: i
 
 
 def _check_lengths(lengths, n: int, high: int) -> np.ndarray:
-    if lengths is None:
-        return np.full(n, high, np.int64)
-    if type(lengths).__module__.startswith("torch"):
-        lengths = lengths.detach().cpu().numpy()
-    L = np.asarray(lengths)
-    if L.ndim != 1 or L.shape[0] != n:
-        raise ValueError(f"lengths must be a 1-D array of length n={n}, got shape {L.shape}")
-    if not np.issubdtype(L.dtype, np.integer):
-        raise TypeError(f"lengths must be integers, got {L.dtype}")
-    bad = (L < 1) | (L > high)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"lengths must be in [1, {high}], got lengths[{i}] = {L[i]}")
-    return L.astype(np.int64)
+    return np.full(n, high, np.int64) if lengths is None else V.check_lengths(lengths, n, high)
 
 
 def normalize_padded(x: np.ndarray, lengths=None, length: int = LENGTH) -> np.ndarray:

@@ -36,16 +36,7 @@ def _offsets(x: np.ndarray, lengths) -> np.ndarray:
     n, T = x.shape[0], x.shape[-1]
     if lengths is None:
         return np.zeros(n, np.int64)
-    L = np.asarray(lengths)
-    if L.ndim != 1 or L.shape[0] != n:
-        raise ValueError(f"lengths must be a 1-D array of length n={n}, got shape {L.shape}")
-    if not np.issubdtype(L.dtype, np.integer):
-        raise TypeError(f"lengths must be integers, got {L.dtype}")
-    bad = (L < 1) | (L > T)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"lengths must be in [1, T={T}], got lengths[{i}] = {L[i]}")
-    return (T - L).astype(np.int64)
+    return T - V.check_lengths(lengths, n, T, "T=")
 
 
 def _per_traj(name: str, value, n: int, low: float = 0.0) -> np.ndarray:
