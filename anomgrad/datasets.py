@@ -607,7 +607,9 @@ def _inspect_open(path, f, size) -> dict:
     if not 0 <= rows <= n:
         raise DatasetFormatError(f"{path}: corrupt dataset file (progress {rows}, n {n})")
     attrs = {k: f.attrs[k] for k in f.attrs}
-    return {"path": path, "params": p, "args": params_json(p), "n": n,
+    # a file derived from a dataset (anomgrad augment) is not the dataset its args name
+    derived = _attr_str(attrs["augmentation"]) if "augmentation" in attrs else None
+    return {"path": path, "params": p, "args": params_json(p), "n": n, "derived": derived,
             "rows_written": rows, "complete": rows == n, "attrs": attrs}
 
 
@@ -688,9 +690,10 @@ def write(path, family: str, split: str, n_per_class: int = 10000, seed: int = 0
         except DatasetFormatError as e:
             raise DatasetFormatError(f"{e}; refusing to replace it (use overwrite / "
                                      f"--overwrite, or another output path)") from None
-        if info["args"] != want:
-            raise DatasetFormatError(f"{path} exists and holds a different dataset "
-                                     f"({info['args']}, requested {want}); use --overwrite "
+        if info["args"] != want or info["derived"]:
+            what = f"an augmented dataset ({info['derived']})" if info["derived"] else \
+                f"a different dataset ({info['args']}, requested {want})"
+            raise DatasetFormatError(f"{path} exists and holds {what}; use --overwrite "
                                      f"to replace it")
         if info["complete"]:
             return {"path": path, "n": n, "seconds": 0.0, "status": "exists"}

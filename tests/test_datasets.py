@@ -361,3 +361,16 @@ def test_prefixes_are_the_shorter_trajectories(model, alpha):
     for T in (10, 137, 999):
         assert full[..., :T].tobytes() == ag.generate(model, 200, T, alpha, 2, seed=3,
                                                       start=2**60).tobytes()
+
+
+def test_write_does_not_mistake_an_augmented_file_for_its_source(tmp_path):
+    import h5py
+
+    from anomgrad import datasets as D
+
+    path = tmp_path / "train.h5"
+    D.write(path, "fixed", "train", n_per_class=4, seed=3, progress=False)
+    with h5py.File(path, "r+") as f:
+        f.attrs["augmentation"] = '{"arm": "targeted"}'
+    with pytest.raises(D.DatasetFormatError, match="augmented"):
+        D.write(path, "fixed", "train", n_per_class=4, seed=3, progress=False)
