@@ -694,9 +694,9 @@ def tqdm_levels(n, progress):
 
 
 def _save_npz(path, **arrays) -> None:
-    tmp = f"{path}.tmp{os.getpid()}.npz"
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    from .io import atomic_savez
+
+    atomic_savez(path, **arrays)
 
 
 def _check_settings(out: str, settings: dict) -> None:

@@ -400,13 +400,11 @@ def trajectory_figure(data, cams, path, per_class: int = 1) -> None:
     steps, AnDi-normalized positions) coloured by the Grad-CAM map (min-max scaled over
     those steps)."""
     import h5py
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.collections import LineCollection
+    from matplotlib.figure import Figure
 
     from . import datasets as D
+    from .io import atomic_savefig
 
     with h5py.File(cams, "r") as f:
         cam, label = f["cam"][...], f["label"][...]
@@ -415,7 +413,8 @@ def trajectory_figure(data, cams, path, per_class: int = 1) -> None:
     d = D.load(data, fields=("z", "label", "T"), rows=np.asarray(pick))
     cols = min(4, len(pick))
     rows = -(-len(pick) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.6 * rows), dpi=150, squeeze=False)
+    fig = Figure(figsize=(2.6 * cols, 2.6 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.ravel():
         ax.set_axis_off()
     for k, i in enumerate(pick):
@@ -432,5 +431,4 @@ def trajectory_figure(data, cams, path, per_class: int = 1) -> None:
         ax.set_aspect("equal", adjustable="datalim")
         ax.set_title(f"{D.CLASS_NAMES[int(d['label'][k])]} (T={Ti})", fontsize=8)
     fig.colorbar(lc, ax=axes.ravel().tolist(), shrink=0.6, label="Grad-CAM (min-max)")
-    fig.savefig(path)
-    plt.close(fig)
+    atomic_savefig(fig, path, dpi=150)

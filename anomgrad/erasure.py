@@ -94,13 +94,13 @@ def erasure(model: torch.nn.Module, x, y, *, layer: str = "layer4", nbands: int 
 
 def figure(result: dict, path, paper: dict | None = None) -> None:
     """Accuracy per band, targeted vs random (and the paper's values if given), as PNG."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .io import atomic_savefig
 
     xs = np.arange(len(result["bands"]))
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=150)
+    fig = Figure(figsize=(6, 3.6))
+    ax = fig.subplots()
     ax.plot(xs, result["targeted"], "o-", color="C3", label="Grad-CAM band erased")
     ax.plot(xs, result["random"], "s--", color="C0", label="same number at random")
     if paper:
@@ -111,5 +111,4 @@ def figure(result: dict, path, paper: dict | None = None) -> None:
     ax.set_ylabel("accuracy (%)")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    atomic_savefig(fig, path, dpi=150)

@@ -342,14 +342,14 @@ def _write(out, res, src, pred, logits) -> None:
                          ["class", "name", f"{key}_lo", f"{key}_hi", "n", "correct", "accuracy"])
         atomic_write_json(os.path.join(out, f"accuracy_vs_{key}.json"), rows)
         plot_binned(rows, key, os.path.join(out, f"accuracy_vs_{key}.png"), label, title)
-    tmp = os.path.join(out, f"predictions.tmp{os.getpid()}.npz")
     arrays = {"label": src.label, "pred": pred, "logits": logits}
     if src.alpha is not None:
         arrays["alpha"] = src.alpha
     if src.T is not None:
         arrays["T"] = src.T
-    np.savez(tmp, **arrays)
-    os.replace(tmp, os.path.join(out, "predictions.npz"))
+    from .io import atomic_savez
+
+    atomic_savez(os.path.join(out, "predictions.npz"), **arrays)
 
 
 class _CallableModule(types.ModuleType):

@@ -355,13 +355,9 @@ def save_checkpoint(path, model: nn.Module, family: str | None = None, **meta) -
            "arch": dict(m.config), "family": family, "model": m.state_dict(),
            "anomgrad_version": str(__version__), "torch_version": str(torch.__version__)}
     obj.update(meta)
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    from .io import atomic_torch_save
+
+    atomic_torch_save(obj, os.fspath(path))
 
 
 def load_checkpoint(path, map_location="cpu", *, full: bool = False):

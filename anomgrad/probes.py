@@ -42,6 +42,7 @@ import time
 import numpy as np
 
 from . import _validate as V
+from .io import atomic_savez
 
 BLOCKS = {
     1: {"layer": "layer1", "groups": ((0, 1), (2,), (4, 5), (3, 6, 7)),
@@ -302,9 +303,7 @@ def run(checkpoint, out, *, train=None, test=None, n_per_class: int = 10000, see
             for layer, v in f.items():
                 feats[f"{split}_{layer}"] = v
             feats[f"{split}_label"] = y
-        tmp = f"{fpath}.tmp{os.getpid()}.npz"
-        np.savez(tmp, key=np.array(key), **feats)
-        os.replace(tmp, fpath)
+        atomic_savez(fpath, key=np.array(key), **feats)
 
     # ---- probes --------------------------------------------------------------------------
     results = {}
@@ -361,9 +360,7 @@ def run(checkpoint, out, *, train=None, test=None, n_per_class: int = 10000, see
                 if progress:
                     print(f"probes: t-SNE of {layer} ({rows.size} points)", file=sys.stderr)
                 emb[layer] = tsne_embed(feats[f"test_{layer}"][rows], seed)
-            tmp = f"{tpath}.tmp{os.getpid()}.npz"
-            np.savez(tmp, key=np.array(json.dumps(tkey, sort_keys=True)), rows=rows, **emb)
-            os.replace(tmp, tpath)
+            atomic_savez(tpath, key=np.array(json.dumps(tkey, sort_keys=True)), rows=rows, **emb)
             tsne_figure(emb, feats["test_label"][rows], png,
                         title=f"t-SNE of pooled features, {rows.size} held-out trajectories")
 

@@ -179,16 +179,16 @@ def correlations(feats: np.ndarray, cells: np.ndarray, labels: np.ndarray,
 
 def heatmap(rows: list[dict], path, value: str = "pearson") -> None:
     """Statistic x class heat map of the correlations (PNG)."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .io import atomic_savefig
 
     classes = sorted({(r["class"], r["name"]) for r in rows})
     M = np.full((len(STATS), len(classes)), np.nan)
     for r in rows:
         M[STATS.index(r["statistic"]), [c for c, _ in classes].index(r["class"])] = r[value]
-    fig, ax = plt.subplots(figsize=(1 + 0.8 * len(classes), 2.8), dpi=150)
+    fig = Figure(figsize=(1 + 0.8 * len(classes), 2.8))
+    ax = fig.subplots()
     im = ax.imshow(M, cmap="bwr", vmin=-0.4, vmax=0.4)
     for (a, b), v in np.ndenumerate(M):
         ax.text(b, a, f"{v:.2f}", ha="center", va="center", fontsize=6)
@@ -196,5 +196,4 @@ def heatmap(rows: list[dict], path, value: str = "pearson") -> None:
     ax.set_yticks(range(len(STATS)), STATS)
     fig.colorbar(im, ax=ax, label=f"{value} r")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    atomic_savefig(fig, path, dpi=150)

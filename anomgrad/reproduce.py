@@ -32,6 +32,7 @@ import time
 import numpy as np
 
 from . import _validate as V
+from .io import atomic_savez
 
 CLASS_NAMES = ("sub-ATTM", "sub-CTRW", "sub-FBM", "sub-SBM", "super-FBM", "super-LW",
                "super-SBM", "BM")
@@ -290,9 +291,7 @@ def relevance_experiment(checkpoint, data, out, *, batch_size: int = 512, chunk:
                              torch.from_numpy(d["label"]), cam=False, cells=True,
                              batch_size=batch_size)
             got = (r.cells.cpu().numpy().astype(np.float32), R.features(d["x"]), d["label"])
-            tmp = f"{p}.tmp{os.getpid()}.npz"
-            np.savez(tmp, key=np.array(ck), cells=got[0], features=got[1], label=got[2])
-            os.replace(tmp, p)
+            atomic_savez(p, key=np.array(ck), cells=got[0], features=got[1], label=got[2])
         cells.append(got[0])
         feats.append(got[1])
         labels.append(got[2])
@@ -513,7 +512,6 @@ def reproduce(out, *, quick: bool = False, seed: int = 0, device=None,
     (``out/stages.json``) and writes ``out/report.md``.  A stage whose outputs exist and
     that ``stages.json`` records as done is skipped; an interrupted stage continues
     (every stage is resumable on its own)."""
-    import torch
 
     from . import datasets as D
     from . import augment as A

@@ -57,9 +57,6 @@ This module is callable: ``ag.train(...)`` is :func:`train`.
 
 from __future__ import annotations
 
-import csv
-import io as _io
-import json
 import math
 import os
 import sys
@@ -100,60 +97,9 @@ class TrainError(ValueError):
     """A user error in the training setup (the message says what to change)."""
 
 
-# ---------------------------------------------------------------------------------
-# Small file helpers (atomic writes), shared with anomgrad.evaluate
-
-
-def atomic_write_text(path, text: str) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=1, default=_json_default) + "\n")
-
-
-def atomic_write_csv(path, rows: list[dict], fields: list[str] | None = None) -> None:
-    buf = _io.StringIO()
-    fields = fields or (list(rows[0]) if rows else [])
-    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow(r)
-    atomic_write_text(path, buf.getvalue())
-
-
-def atomic_savefig(fig, path) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(fig)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        fig.savefig(f, format="png", dpi=120, bbox_inches="tight")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_torch_save(obj, path) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+# Atomic file writes live in anomgrad.io (re-exported here for older imports).
+from .io import (atomic_savefig, atomic_torch_save, atomic_write_csv,  # noqa: E402,F401
+                 atomic_write_json, atomic_write_text)
 
 
 # ---------------------------------------------------------------------------------

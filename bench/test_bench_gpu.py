@@ -4,7 +4,6 @@ Needs a CUDA device (skipped elsewhere).  Records trajectories/s and bytes writt
 
 import math
 
-import numpy as np
 import pytest
 
 import anomgrad as ag

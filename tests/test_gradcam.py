@@ -7,7 +7,6 @@ import pytest
 import torch
 
 import anomgrad as ag
-from anomgrad import _core
 from anomgrad import cam as G
 from anomgrad.nn import ResAnDi
 
