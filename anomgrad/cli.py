@@ -64,7 +64,7 @@ import time
 
 import numpy as np
 
-ALPHA_RANGE_STREAM = 64
+from .config import STREAM_ALPHA as ALPHA_RANGE_STREAM  # noqa: E402  (64, docs/rng.md)
 _TWO_M32 = 2.0**-32
 
 
