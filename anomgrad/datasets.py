@@ -536,22 +536,10 @@ def inspect(path, family: str | None = None, split: str | None = None,
     :class:`DatasetFormatError` naming the path for anything that is not a complete
     dataset file of this format version.
     """
+    from .io import open_h5
+
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise DatasetFormatError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise DatasetFormatError(f"{path}: is a directory, not a dataset file")
-    size = os.path.getsize(path)
-    try:
-        ok = size > 0 and h5py.is_hdf5(path)
-    except OSError as e:
-        raise DatasetFormatError(f"{path}: cannot read: {e}") from e
-    if not ok:
-        raise DatasetFormatError(f"{path}: not an HDF5 file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise DatasetFormatError(f"{path}: HDF5 cannot open it: {e}") from e
+    f, size = open_h5(path, DatasetFormatError)
     try:
         info = _inspect_open(path, f, size)
     except (OSError, KeyError, TypeError, ValueError) as e:

@@ -90,25 +90,3 @@ def erasure(model: torch.nn.Module, x, y, *, layer: str = "layer4", nbands: int 
             "targeted_per_class": per_class["targeted"], "random_per_class": per_class["random"],
             "mean_cells_erased": (erased / n).tolist(), "accuracy_no_erasure": float(base.sum() / n * 100),
             "n": n, "layer": layer, "seed": seed}
-
-
-def figure(result: dict, path, paper: dict | None = None) -> None:
-    """Accuracy per band, targeted vs random (and the paper's values if given), as PNG."""
-    from matplotlib.figure import Figure
-
-    from .io import atomic_savefig
-
-    xs = np.arange(len(result["bands"]))
-    fig = Figure(figsize=(6, 3.6))
-    ax = fig.subplots()
-    ax.plot(xs, result["targeted"], "o-", color="C3", label="Grad-CAM band erased")
-    ax.plot(xs, result["random"], "s--", color="C0", label="same number at random")
-    if paper:
-        ax.plot(xs, paper["targeted"], "x:", color="0.4", label="paper (targeted)")
-    ax.axhline(result["accuracy_no_erasure"], color="0.7", lw=0.8, label="no erasure")
-    ax.set_xticks(xs, result["bands"], rotation=45)
-    ax.set_xlabel("Grad-CAM percentile band")
-    ax.set_ylabel("accuracy (%)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    atomic_savefig(fig, path, dpi=150)

@@ -285,6 +285,36 @@ def _attr_str(v) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+def open_h5(path, err=None):
+    """Open an existing HDF5 file read-only; ``(file, size in bytes)``.
+
+    Every way it can fail becomes one ``err`` (default :class:`FileFormatError`) naming
+    the path: missing, a directory, empty, not HDF5, unreadable; a file locked by a
+    writer raises :class:`FileLockedError` (``err`` when another class is given).
+    """
+    err = err or FileFormatError
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise err(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise err(f"{path}: is a directory, not an HDF5 file")
+    size = os.path.getsize(path)
+    if size == 0:
+        raise err(f"{path}: empty file (0 bytes), not an HDF5 file")
+    try:
+        is_h5 = h5py.is_hdf5(path)
+    except OSError as e:
+        raise err(f"{path}: cannot read: {e}") from e
+    if not is_h5:
+        raise err(f"{path}: not an HDF5 file (no HDF5 signature)")
+    try:
+        return h5py.File(path, "r"), size
+    except OSError as e:
+        if _is_lock_error(e):
+            raise (FileLockedError if err is FileFormatError else err)(f"{path}: {_h5_reason(e)}") from e
+        raise err(f"{path}: HDF5 cannot open it: {_h5_reason(e)}") from e
+
+
 def inspect(path) -> dict:
     """Metadata of an anomgrad trajectory file, checked for consistency.
 
@@ -295,25 +325,7 @@ def inspect(path) -> dict:
     a newer format, inconsistent, or truncated.
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileFormatError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise FileFormatError(f"{path}: is a directory, not an HDF5 file")
-    size = os.path.getsize(path)
-    if size == 0:
-        raise FileFormatError(f"{path}: empty file (0 bytes), not an HDF5 file")
-    try:
-        is_h5 = h5py.is_hdf5(path)
-    except OSError as e:
-        raise FileFormatError(f"{path}: cannot read: {e}") from e
-    if not is_h5:
-        raise FileFormatError(f"{path}: not an HDF5 file (no HDF5 signature)")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        if _is_lock_error(e):
-            raise FileLockedError(f"{path}: {_h5_reason(e)}") from e
-        raise FileFormatError(f"{path}: HDF5 cannot open it: {_h5_reason(e)}") from e
+    f, size = open_h5(path)
     try:
         return _inspect_open(path, f, size)
     except (OSError, KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
