@@ -417,7 +417,7 @@ def figure(summary: dict, path, paper: dict | None = PAPER, title: str = "") -> 
     paper's curves dotted, and an inset with the difference."""
     from matplotlib.figure import Figure
 
-    from .train import atomic_savefig
+    from .io import atomic_savefig
 
     s = np.asarray(summary["sigma"])
     fig = Figure(figsize=(6.4, 4.2))
@@ -496,7 +496,8 @@ def run(out, *, models: int = 5, train=None, val=None, test=None, base=None,
     """
     from . import datasets as D
     from .nn import load_checkpoint
-    from .train import atomic_write_csv, atomic_write_json, train as train_fn
+    from .io import atomic_write_csv, atomic_write_json
+    from .train import train as train_fn
 
     t_start = time.perf_counter()
     models = V.check_int("models", models, 1, 1000)
@@ -701,7 +702,7 @@ def _save_npz(path, **arrays) -> None:
 
 def _check_settings(out: str, settings: dict) -> None:
     """Refuse to continue a run directory made with other settings."""
-    from .train import atomic_write_json
+    from .io import atomic_write_json
 
     p = os.path.join(out, "settings.json")
     want = json.loads(json.dumps(settings))

@@ -136,7 +136,7 @@ def metrics_from_predictions(label, pred, alpha=None, T=None,
 def plot_confusion(cm, names, path, title: str = "") -> None:
     from matplotlib.figure import Figure
 
-    from .train import atomic_savefig
+    from .io import atomic_savefig
 
     cm = np.asarray(cm, np.float64)
     rows = cm.sum(1, keepdims=True)
@@ -164,7 +164,7 @@ def plot_confusion(cm, names, path, title: str = "") -> None:
 def plot_binned(rows, key, path, xlabel, title: str = "") -> None:
     from matplotlib.figure import Figure
 
-    from .train import atomic_savefig
+    from .io import atomic_savefig
 
     fig = Figure(figsize=(8, 5))
     ax = fig.subplots()
@@ -323,7 +323,7 @@ def evaluate(model, data, *, out=None, batch_size: int = 512, device: str | None
 
 
 def _write(out, res, src, pred, logits) -> None:
-    from .train import atomic_write_csv, atomic_write_json
+    from .io import atomic_write_csv, atomic_write_json
 
     out = os.fspath(out)
     os.makedirs(out, exist_ok=True)

@@ -200,7 +200,7 @@ def tsne_figure(emb: dict, labels, path, title: str = "") -> None:
     """One panel per layer, points coloured by the layer's grouping (layer4: classes)."""
     from matplotlib.figure import Figure
 
-    from .train import atomic_savefig
+    from .io import atomic_savefig
 
     layers = [l for l in TSNE_LAYERS if l in emb]
     fig = Figure(figsize=(3.3 * len(layers), 3.6))
@@ -253,7 +253,7 @@ def run(checkpoint, out, *, train=None, test=None, n_per_class: int = 10000, see
 
     from . import datasets as D
     from .nn import load_checkpoint
-    from .train import atomic_write_csv, atomic_write_json
+    from .io import atomic_write_csv, atomic_write_json
 
     t0 = time.perf_counter()
     seed = V.check_seed(seed)

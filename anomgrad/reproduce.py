@@ -121,7 +121,7 @@ def erasure_experiment(checkpoint, data, out, *, n: int | None = None, seed: int
     from . import erasure as E
     from .augment import balanced_rows
     from .nn import load_checkpoint
-    from .train import atomic_write_csv, atomic_write_json
+    from .io import atomic_write_csv, atomic_write_json
 
     t0 = time.perf_counter()
     seed = V.check_seed(seed)
@@ -206,7 +206,7 @@ def erasure_figure(result: dict, path, paper: dict | None = PAPER["erasure"]) ->
     paper's."""
     from matplotlib.figure import Figure
 
-    from .train import atomic_savefig
+    from .io import atomic_savefig
 
     xs = np.arange(len(result["bands"]))
     fig = Figure(figsize=(6.4, 3.9))
@@ -247,7 +247,7 @@ def relevance_experiment(checkpoint, data, out, *, batch_size: int = 512, chunk:
     from . import relevance as R
     from .cam import gradcam_full
     from .nn import load_checkpoint
-    from .train import atomic_write_csv, atomic_write_json
+    from .io import atomic_write_csv, atomic_write_json
 
     t0 = time.perf_counter()
     batch_size = V.check_int("batch_size", batch_size, 1)
@@ -325,7 +325,7 @@ def relevance_figure(rows, path, n: int | None = None) -> None:
     """2 x 2 heat maps (statistic x class): Pearson and Spearman, ours and the paper's."""
     from matplotlib.figure import Figure
 
-    from .train import atomic_savefig
+    from .io import atomic_savefig
 
     classes = sorted({(r["class"], r["name"]) for r in rows})
     fig = Figure(figsize=(12, 6.4), layout="constrained")
@@ -517,7 +517,8 @@ def reproduce(out, *, quick: bool = False, seed: int = 0, device=None,
     from . import augment as A
     from . import probes as P
     from .evaluate import evaluate
-    from .train import atomic_write_json, train
+    from .io import atomic_write_json
+    from .train import train
 
     seed = V.check_seed(seed)
     prof = profile(quick, overrides, recipe)
@@ -646,7 +647,7 @@ def _pm(m, e, nd=2):
 
 def write_report(out, prof, seed, state) -> str:
     """``out/report.md``: every number of the run beside the paper's."""
-    from .train import atomic_write_text
+    from .io import atomic_write_text
 
     p = _paths(out, prof)
     quick = prof["label"] == "quick"
