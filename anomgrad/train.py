@@ -97,9 +97,8 @@ class TrainError(ValueError):
     """A user error in the training setup (the message says what to change)."""
 
 
-# Atomic file writes live in anomgrad.io (re-exported here for older imports).
-from .io import (atomic_savefig, atomic_torch_save, atomic_write_csv,  # noqa: E402,F401
-                 atomic_write_json, atomic_write_text)
+from .io import (atomic_savefig, atomic_torch_save, atomic_write_csv,  # noqa: E402
+                 atomic_write_json)
 
 
 # ---------------------------------------------------------------------------------
