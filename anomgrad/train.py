@@ -69,6 +69,7 @@ import torch.nn.functional as F
 
 from . import _validate as V
 from . import datasets as D
+from .io import atomic_savefig, atomic_torch_save, atomic_write_csv, atomic_write_json
 from .nn import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, ResAnDi, load_state_dict_checked,
                  save_checkpoint)
 
@@ -97,8 +98,6 @@ class TrainError(ValueError):
     """A user error in the training setup (the message says what to change)."""
 
 
-from .io import (atomic_savefig, atomic_torch_save, atomic_write_csv,  # noqa: E402
-                 atomic_write_json)
 
 
 # ---------------------------------------------------------------------------------
