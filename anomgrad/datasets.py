@@ -495,33 +495,26 @@ def _row_bytes() -> int:
 
 def create(path, p: dict, command: str = "") -> None:
     """Create an empty (progress 0) dataset file at ``path``, atomically (``.new`` then
-    rename), with every attribute and dataset allocated."""
-    from .io import _create_dataset, _fsync_dir, _fsync_path
+    rename), with every attribute and dataset allocated (:func:`anomgrad.io.create_table`)."""
+    from .io import create_table
 
-    path = os.fspath(path)
-    tmp = path + ".new"
     n = p["n_per_class"] * len(p["classes"])
-    with h5py.File(tmp, "w", libver="earliest", track_order=False) as f:
-        for k, v in _attrs(p).items():
-            if k == "classes":
-                v = np.asarray(v, np.int64)
-            elif k == "seed":
-                v = np.uint64(v)
-            elif isinstance(v, int):
-                v = np.int64(v)
-            f.attrs[k] = v
-        f.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        f.attrs["command"] = command or ""
-        for name, (shape, h5type) in _FIELDS.items():
-            _create_dataset(f, name, (n,) + shape, h5type)
-        f["x"].attrs["description"] = "network input: min-max scaled, (row, axis, time)"
-        f["z"].attrs["description"] = "AnDi-normalized positions, left zero-padded to 1000"
-        pr = _create_dataset(f, "progress", (1,), h5py.h5t.STD_I64LE)
-        pr.attrs["description"] = "rows written so far (n: complete)"
-        pr[0] = 0
-    _fsync_path(tmp)
-    os.replace(tmp, path)
-    _fsync_dir(path)
+    attrs = {}
+    for k, v in _attrs(p).items():
+        if k == "classes":
+            v = np.asarray(v, np.int64)
+        elif k == "seed":
+            v = np.uint64(v)
+        elif isinstance(v, int):
+            v = np.int64(v)
+        attrs[k] = v
+    attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    attrs["command"] = command or ""
+    desc = {"x": "network input: min-max scaled, (row, axis, time)",
+            "z": "AnDi-normalized positions, left zero-padded to 1000"}
+    create_table(path, {name: ((n,) + shape, h5type,
+                               {"description": desc[name]} if name in desc else {})
+                        for name, (shape, h5type) in _FIELDS.items()}, attrs)
 
 
 def _attr_str(v) -> str:
