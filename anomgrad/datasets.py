@@ -90,7 +90,7 @@ from .config import STREAM_ALPHA, STREAM_CUT, STREAM_SHUFFLE
 from .rng import block, uniform_of
 
 FORMAT_NAME = "anomgrad-resandi-dataset"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: rows that never move are redrawn (1 kept them)
 
 CLASS_NAMES = ("sub-ATTM", "sub-CTRW", "sub-FBM", "sub-SBM", "super-FBM", "super-LW",
                "super-SBM", "BM")
@@ -110,6 +110,8 @@ STREAM_LENGTH = STREAM_CUT  # 49: random length (ag.random_lengths)
 BLOCK_PER_CLASS = 1024
 MAX_FILE = 2**24 - 1
 MAX_PER_CLASS = 2**28
+REDRAW_TAG = 0x57177  # seeds of redrawn still rows: SeedSequence([seed, REDRAW_TAG, attempt])
+MAX_REDRAWS = 100_000  # P(a sub-CTRW row is still after k redraws) <= 0.8**k at T >= 10
 
 INDEX_SCHEME = "index = split_id << 56 | file << 32 | label << 28 | j"
 PREPROCESSING = ("AnDi normalize each axis over the first T positions; left-pad with zeros to "
@@ -213,20 +215,71 @@ def class_draws(family: str, label: int, seed: int, first_index: int, n: int):
 
 
 def generate_class(family: str, split: str, file: int, label: int, j0: int, n: int,
-                   seed: int) -> dict:
+                   seed: int, device: str = "cpu") -> dict:
     """Raw trajectories j0 .. j0 + n - 1 of one class: ``x`` (n, 2, 1000) float32
-    (positions 0..999, of which the first ``T`` are the trajectory), ``alpha``, ``T``,
-    ``index``, ``label``."""
-    from .generate import generate
-
+    (positions 0..999, of which the first ``T`` are the trajectory; a numpy array, or a
+    torch tensor on ``device`` when it is not "cpu"), ``alpha``, ``T``, ``index``,
+    ``label`` and ``key``.  Rows that would never move are redrawn (:func:`moving`)."""
     first = int(trajectory_index(split, file, label, j0))
     if j0 + n > MAX_PER_CLASS:
         raise ValueError(f"j0 + n must be <= 2**28, got {j0 + n}")
     alpha, T, key = class_draws(family, label, seed, first, n)
-    x = generate(CLASS_MODELS[label], n, LENGTH, alpha, DIM, seed, start=first)
+    x = moving(CLASS_MODELS[label], alpha, T, seed, first, device)
     index = np.uint64(first) + np.arange(n, dtype=np.uint64)
     return {"x": x, "alpha": alpha, "T": T, "index": index, "key": key,
             "label": np.full(n, label, np.int64)}
+
+
+def redraw_seed(seed: int, attempt: int) -> int:
+    """The generator seed of redraw ``attempt`` (1, 2, ...) of a row under ``seed``:
+    ``SeedSequence([seed, REDRAW_TAG, attempt])``, one 64-bit word."""
+    return int(np.random.SeedSequence([int(seed), REDRAW_TAG, int(attempt)])
+               .generate_state(1, np.uint64)[0])
+
+
+def still_rows(x, T) -> np.ndarray:
+    """Indices of the rows of ``x`` (n, dim, length; numpy or torch) whose first ``T[i]``
+    positions are all 0: trajectories that never move (x[..., 0] = 0)."""
+    if isinstance(x, np.ndarray):
+        moved = (x != 0).any(axis=1)  # (n, length)
+        first = np.where(moved.any(1), moved.argmax(1), x.shape[-1])
+        return np.flatnonzero(first >= np.asarray(T))
+    import torch
+
+    moved = (x != 0).any(dim=1)
+    first = torch.where(moved.any(1), moved.to(torch.int8).argmax(1),
+                        torch.full_like(moved[:, 0], x.shape[-1], dtype=torch.int64))
+    return np.flatnonzero(first.cpu().numpy() >= np.asarray(T))
+
+
+def moving(model: str, alpha, T, seed: int, first: int, device: str = "cpu"):
+    """``generate(model, n, 1000, alpha, 2, seed, start=first)`` in which every row whose
+    first ``T[i]`` positions never move is redrawn with the same alpha and T: attempt
+    ``k`` = 1, 2, ... regenerates row ``i`` as trajectory ``first + i`` under
+    :func:`redraw_seed` ``(seed, k)``, until it moves.  Only sub-CTRW rows can be still
+    (no jump before T, probability T**-alpha); the published generator rejects them too.
+    Other rows are exactly what ``generate`` gives.  float32 numpy (device "cpu") or a
+    torch tensor on ``device``; rows depend only on (seed, first + i), so CPU and GPU
+    batches stay equal."""
+    from .generate import generate
+
+    alpha = np.asarray(alpha, np.float64)
+    T = np.asarray(T, np.int64)
+    n = alpha.size
+    x = generate(model, n, LENGTH, alpha, DIM, seed, start=first, device=device)
+    rows = still_rows(x, T)
+    attempt = 0
+    while rows.size:
+        attempt += 1
+        if attempt > MAX_REDRAWS:
+            raise RuntimeError(f"{model}: rows {rows[:5].tolist()} did not move in "
+                               f"{MAX_REDRAWS} redraws (alpha {alpha[rows[0]]}, T {T[rows[0]]})")
+        s = redraw_seed(seed, attempt)
+        for i in rows:
+            x[i] = generate(model, 1, LENGTH, alpha[i:i + 1], DIM, s, start=first + int(i),
+                            device=device)[0]
+        rows = rows[still_rows(x[rows], T[rows])]
+    return x
 
 
 # ---------------------------------------------------------------------------------
@@ -566,6 +619,12 @@ def _inspect_open(path, f, size) -> dict:
         raise DatasetFormatError(f"{path}: an HDF5 file but not a ResAnDi dataset (format = "
                                  f"{fmt!r}, expected {FORMAT_NAME!r})")
     ver = int(f.attrs.get("format_version", -1))
+    if ver == 1:
+        raise DatasetFormatError(f"{path}: a ResAnDi dataset of format_version 1, made by the "
+                                 f"earlier rule that kept trajectories that never move "
+                                 f"(all-zero sub-CTRW rows, ~10 % of that class); version "
+                                 f"{FORMAT_VERSION} redraws them (docs/resandi.md). "
+                                 f"Regenerate it with this version's `anomgrad dataset`")
     if ver != FORMAT_VERSION:
         newer = "newer" if ver > FORMAT_VERSION else "older"
         raise DatasetFormatError(f"{path}: ResAnDi dataset format_version {ver} is {newer} than "

@@ -224,7 +224,7 @@ def test_file_round_trip(tmp_path, small):
     for k in ("x", "z", "label", "alpha", "T", "index"):
         assert d[k].tobytes() == small[k].tobytes(), k
     m = d["meta"]
-    assert m["format"] == "anomgrad-resandi-dataset" and m["format_version"] == 1
+    assert m["format"] == "anomgrad-resandi-dataset" and m["format_version"] == 2
     assert (m["family"], m["split"], m["file"], m["seed"], m["n_per_class"]) == \
         ("varying", "test", 0, 11, 40)
     assert m["classes"] == list(range(8)) and json.loads(m["class_names"])[0] == "sub-ATTM"
@@ -283,8 +283,13 @@ def test_bad_files_are_named(tmp_path):
     old = tmp_path / "old.h5"
     D.write(old, "fixed", "val", 3, seed=1, progress=False)
     with h5py.File(old, "r+") as f:
-        f.attrs["format_version"] = np.int64(2)
-    with pytest.raises(D.DatasetFormatError, match="format_version 2 is newer"):
+        f.attrs["format_version"] = np.int64(3)
+    with pytest.raises(D.DatasetFormatError, match="format_version 3 is newer"):
+        D.inspect(old)
+    with h5py.File(old, "r+") as f:
+        f.attrs["format_version"] = np.int64(1)
+    with pytest.raises(D.DatasetFormatError, match="version 1, made by the earlier rule that "
+                                                   "kept trajectories that never move"):
         D.inspect(old)
     traj = tmp_path / "traj.h5"
     assert main(["generate", "--model", "bm", "--n", "3", "--T", "10", "--out", str(traj),
@@ -374,3 +379,38 @@ def test_write_does_not_mistake_an_augmented_file_for_its_source(tmp_path):
         f.attrs["augmentation"] = '{"arm": "targeted"}'
     with pytest.raises(D.DatasetFormatError, match="augmented"):
         D.write(path, "fixed", "train", n_per_class=4, seed=3, progress=False)
+
+
+def test_still_rows_are_redrawn():
+    """Rows that never move (sub-CTRW without a jump before T: probability T**-alpha, 79 %
+    at alpha 0.1, T 10) are redrawn with the same alpha and T; other rows are untouched."""
+    n = 4000
+    a, T = np.full(n, 0.1), np.full(n, 10)
+    x0 = ag.generate("ctrw", n, D.LENGTH, a, 2, 5, start=123)
+    still0 = D.still_rows(x0, T)
+    assert 0.75 < still0.size / n < 0.83  # T**-alpha = 0.794
+    x = D.moving("ctrw", a, T, 5, 123)
+    assert D.still_rows(x, T).size == 0
+    assert np.all(np.abs(x[:, :, :10]).sum(axis=(1, 2)) > 0)
+    moved = np.setdiff1d(np.arange(n), still0)
+    np.testing.assert_array_equal(x[moved], x0[moved])
+    # a redrawn row is trajectory first + i under the attempt's seed
+    i = int(still0[0])
+    for k in range(1, 100):
+        r = ag.generate("ctrw", 1, D.LENGTH, 0.1, 2, D.redraw_seed(5, k), start=123 + i)[0]
+        if np.any(r[:, :10] != 0):
+            break
+    np.testing.assert_array_equal(x[i], r)
+
+
+def test_no_still_rows_in_the_datasets():
+    """No class of either family holds a row that never moves (the old rule kept ~12 % of
+    varying-T sub-CTRW rows all zero), and files stay reproducible row by row."""
+    for fam in D.FAMILIES:
+        d = D.resandi(fam, "test", 1024, seed=3, z=False)
+        raw_still = D.still_rows(d["x"], np.full(len(d["x"]), D.LENGTH))
+        assert raw_still.size == 0, fam  # min-max inputs of a still row would be all 0
+        g = D.generate_class(fam, "test", 0, 1, 0, 1024, 3)
+        assert D.still_rows(g["x"], g["T"]).size == 0
+        again = D.generate_class(fam, "test", 0, 1, 512, 512, 3)
+        np.testing.assert_array_equal(again["x"], g["x"][512:])
