@@ -13,6 +13,11 @@ import numpy as np
 from .config import ALPHA_RANGES, DIMS, MAX_SEED, MODELS
 
 
+def is_tensor(x) -> bool:
+    """A torch tensor (checked without importing torch)."""
+    return type(x).__module__.startswith("torch") and hasattr(x, "data_ptr")
+
+
 def _is_int(x) -> bool:
     return isinstance(x, (numbers.Integral, np.integer)) and not isinstance(x, (bool, np.bool_))
 
@@ -144,3 +149,17 @@ def check_lengths(lengths, n: int, high: int, high_name: str = "") -> np.ndarray
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(f"lengths must be in [1, {high_name}{high}], got lengths[{i}] = {L[i]}")
     return L.astype(np.int64)
+
+
+def check_per_traj(name: str, value, n: int, low: float = 0.0) -> np.ndarray:
+    """A finite float64 per trajectory (a scalar is broadcast to n), each >= low."""
+    a = np.asarray(value, dtype=np.float64)
+    if a.ndim == 0:
+        a = np.full(n, float(a))
+    elif a.shape != (n,):
+        raise ValueError(f"{name} must be a scalar or an array of length n={n}, got shape {a.shape}")
+    bad = ~np.isfinite(a) | (a < low)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name} must be finite and >= {low:g}, got {name}[{i}] = {a[i]}")
+    return a

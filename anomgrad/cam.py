@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import _core
+from ._native import core as _core
 
 UPSAMPLE = ("nearest", "linear")
 
@@ -83,7 +83,7 @@ def fused(activations: torch.Tensor, weights: torch.Tensor, T: int, *, relu: boo
     w = weights.detach().float().contiguous()
     linear = upsample == "linear"
     if A.is_cuda:
-        from .cuda import _stream, require
+        from ._cuda import _stream, require
 
         require()
         out_cam = torch.empty((n, T), device=A.device) if cam else None

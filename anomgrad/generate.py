@@ -49,9 +49,9 @@ def generate(model: str, n: int, T: int, alpha=None, dim: int = 2, seed: int = 0
     dtype = V.check_dtype(dtype)
     device = V.check_device(device)
     if device != "cpu":
-        from . import cuda
+        from . import _cuda
 
-        return cuda.generate(model, n, T, alpha, dim, seed, start, dtype, device)
+        return _cuda.generate(model, n, T, alpha, dim, seed, start, dtype, device)
     alpha = V.check_alpha(model, alpha, n)
     out = np.empty((n, dim, T), dtype)
     GENERATORS[model](out, alpha, seed, start)

@@ -19,7 +19,6 @@ import numpy as np
 from numba import njit, prange
 
 from . import _validate as V
-from .cuda import is_tensor
 from .config import STREAM_CUT, STREAM_DIFFUSION, STREAM_NOISE
 from .rng import block, fill_normals, normal_pair, uniform_of
 
@@ -37,20 +36,6 @@ def _offsets(x: np.ndarray, lengths) -> np.ndarray:
     if lengths is None:
         return np.zeros(n, np.int64)
     return T - V.check_lengths(lengths, n, T, "T=")
-
-
-def _per_traj(name: str, value, n: int, low: float = 0.0) -> np.ndarray:
-    """A finite float per trajectory (scalar broadcast), >= low."""
-    a = np.asarray(value, dtype=np.float64)
-    if a.ndim == 0:
-        a = np.full(n, float(a))
-    elif a.shape != (n,):
-        raise ValueError(f"{name} must be a scalar or an array of length n={n}, got shape {a.shape}")
-    bad = ~np.isfinite(a) | (a < low)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name} must be finite and >= {low:g}, got {name}[{i}] = {a[i]}")
-    return a
 
 
 def _as3d(x: np.ndarray) -> np.ndarray:
@@ -98,10 +83,10 @@ def normalize(x: np.ndarray, lengths=None) -> np.ndarray:
     at 0 with unit-std increments.  ``x`` is ``(n, dim, T)`` or ``(n, T)``; the result
     has its shape and dtype.  A torch CUDA tensor is processed on its GPU.
     """
-    if is_tensor(x):
-        from . import cuda
+    if V.is_tensor(x):
+        from . import _cuda
 
-        return cuda.process("normalize", x, lengths)[0]
+        return _cuda.process("normalize", x, lengths)[0]
     x3 = _as3d(x)
     off = _offsets(x3, lengths)
     out = np.empty_like(x3)
@@ -142,13 +127,13 @@ def add_noise(x: np.ndarray, sigma, seed: int = 0, *, start: int = 0, lengths=No
     """
     seed = V.check_seed(seed)
     start = V.check_int("start", start, 0, 2**64 - 1)
-    if is_tensor(x):
-        from . import cuda
+    if V.is_tensor(x):
+        from . import _cuda
 
-        return cuda.process("noise", x, lengths, sigma=sigma, seed=seed, start=start)[0]
+        return _cuda.process("noise", x, lengths, sigma=sigma, seed=seed, start=start)[0]
     x3 = _as3d(x)
     off = _offsets(x3, lengths)
-    sig = _per_traj("sigma", sigma, x3.shape[0])
+    sig = V.check_per_traj("sigma", sigma, x3.shape[0])
     out = np.empty_like(x3)
     k0, k1 = _key(seed)
     _noise(x3, off, sig, k0, k1, _U64(start), out)
@@ -200,17 +185,19 @@ def scale_diffusion(x: np.ndarray, seed: int = 0, *, start: int = 0, factor=None
     ``factor`` gives the factors (a number or one per trajectory); by default they are
     ``diffusion_factors(n, seed, start=start)``, i.e. N(0, 1) as in andi-datasets.
     """
-    if is_tensor(x):
-        from . import cuda
+    if V.is_tensor(x):
+        from . import _cuda
 
-        return cuda.process("scale", x, lengths, factor=factor, seed=seed, start=start)[0]
+        if factor is None:
+            factor = diffusion_factors(x.shape[0], seed, start=start)
+        return _cuda.process("scale", x, lengths, factor=factor)[0]
     x3 = _as3d(x)
     off = _offsets(x3, lengths)
     n = x3.shape[0]
     if factor is None:
         g = diffusion_factors(n, seed, start=start)
     else:
-        g = _per_traj("factor", factor, n, low=-np.inf)
+        g = V.check_per_traj("factor", factor, n, low=-np.inf)
     out = np.empty_like(x3)
     _scale(x3, off, g, out)
     return out.reshape(x.shape)
@@ -261,11 +248,11 @@ def cut(x: np.ndarray, lengths=None, *, low: int = 10, high: int | None = None,
     ``(lengths, padded)`` with ``padded`` of the shape and dtype of ``x`` (torch CUDA
     tensors in, torch CUDA tensors out).
     """
-    gpu = is_tensor(x)
+    gpu = V.is_tensor(x)
     if gpu:
-        from . import cuda
+        from . import _cuda
 
-        x3 = cuda.check_tensor("x", x)
+        x3 = _cuda.check_tensor("x", x)
     else:
         x3 = _as3d(x)
     n, _, T = x3.shape
@@ -277,7 +264,7 @@ def cut(x: np.ndarray, lengths=None, *, low: int = 10, high: int | None = None,
     elif not gpu:
         L = T - _offsets(x3, lengths)
     if gpu:
-        out, off = cuda.process("cut", x, L if lengths is None else lengths)
+        out, off = _cuda.process("cut", x, L if lengths is None else lengths)
         return T - off, out
     out = np.empty_like(x3)
     _cut(x3, L, out)

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "anomgrad/kernels.h"
+#include "anomgrad/models.h"
 
 namespace py = pybind11;
 namespace ag = anomgrad;
@@ -26,7 +27,7 @@ bool check_out(const py::array& a, const char* name) {
   throw py::type_error(std::string(name) + " must be float32 or float64");
 }
 
-void generate_cpu(int model, py::array out, f64c alpha, uint64_t seed, uint64_t start) {
+void generate_cpu(ag::Model model, py::array out, f64c alpha, uint64_t seed, uint64_t start) {
   const bool dbl = check_out(out, "out");
   const int64_t n = out.shape(0);
   if (alpha.size() != 1 && alpha.size() != n)
@@ -51,11 +52,11 @@ ag::ProcessArgs process_args(const py::array& x, py::array& out, const i64c& off
 
 }  // namespace
 
-void bind_generate(py::module_& m) {
-  m.def("generate_cpu", &generate_cpu, py::arg("model"), py::arg("out"), py::arg("alpha"),
+void bind_generate(py::module_& m, py::module_& host) {
+  host.def("generate_cpu", &generate_cpu, py::arg("model"), py::arg("out"), py::arg("alpha"),
         py::arg("seed"), py::arg("start"),
         "C++ host build of the shared model code (the CPU twin of generate_cuda); fills out.");
-  m.def(
+  host.def(
       "normalize_cpu",
       [](py::array x, py::array out, i64c off) {
         const ag::ProcessArgs p = process_args(x, out, off);
@@ -63,7 +64,7 @@ void bind_generate(py::module_& m) {
         ag::cpu::normalize(p);
       },
       py::arg("x"), py::arg("out"), py::arg("off"));
-  m.def(
+  host.def(
       "add_noise_cpu",
       [](py::array x, py::array out, i64c off, f64c sigma, uint64_t seed, uint64_t start) {
         const ag::ProcessArgs p = process_args(x, out, off);
@@ -73,7 +74,7 @@ void bind_generate(py::module_& m) {
       },
       py::arg("x"), py::arg("out"), py::arg("off"), py::arg("sigma"), py::arg("seed"),
       py::arg("start"));
-  m.def(
+  host.def(
       "scale_cpu",
       [](py::array x, py::array out, i64c off, f64c g) {
         const ag::ProcessArgs p = process_args(x, out, off);
@@ -82,7 +83,7 @@ void bind_generate(py::module_& m) {
         ag::cpu::scale(p, g.data());
       },
       py::arg("x"), py::arg("out"), py::arg("off"), py::arg("factor"));
-  m.def(
+  host.def(
       "cut_cpu",
       [](py::array x, py::array out, i64c off) {
         const ag::ProcessArgs p = process_args(x, out, off);
@@ -96,7 +97,7 @@ void bind_generate(py::module_& m) {
   // shapes and contiguity (anomgrad/cuda.py).
   m.def(
       "generate_cuda",
-      [](int model, std::uintptr_t out, int64_t n, int dim, int64_t T, bool out_double,
+      [](ag::Model model, std::uintptr_t out, int64_t n, int dim, int64_t T, bool out_double,
          std::uintptr_t alpha, bool alpha_per_traj, uint64_t seed, uint64_t start,
          std::uintptr_t stream) {
         const ag::GenerateArgs g{model, n, dim, T, seed, start,
@@ -119,7 +120,8 @@ void bind_generate(py::module_& m) {
            std::uintptr_t off, std::uintptr_t stream) {
         py::gil_scoped_release nogil;
         ag::cuda::normalize(pa(x, out, n, dim, T, dbl, off), stream);
-      });
+      },
+      py::arg("x"), py::arg("out"), py::arg("n"), py::arg("dim"), py::arg("T"), py::arg("is_double"), py::arg("off"), py::arg("stream"));
   m.def(
       "add_noise_cuda",
       [pa](std::uintptr_t x, std::uintptr_t out, int64_t n, int dim, int64_t T, bool dbl,
@@ -128,7 +130,8 @@ void bind_generate(py::module_& m) {
         py::gil_scoped_release nogil;
         ag::cuda::add_noise(pa(x, out, n, dim, T, dbl, off), reinterpret_cast<const double*>(sigma),
                             seed, start, stream);
-      });
+      },
+      py::arg("x"), py::arg("out"), py::arg("n"), py::arg("dim"), py::arg("T"), py::arg("is_double"), py::arg("off"), py::arg("sigma"), py::arg("seed"), py::arg("start"), py::arg("stream"));
   m.def(
       "scale_cuda",
       [pa](std::uintptr_t x, std::uintptr_t out, int64_t n, int dim, int64_t T, bool dbl,
@@ -136,13 +139,15 @@ void bind_generate(py::module_& m) {
         py::gil_scoped_release nogil;
         ag::cuda::scale(pa(x, out, n, dim, T, dbl, off), reinterpret_cast<const double*>(factor),
                         stream);
-      });
+      },
+      py::arg("x"), py::arg("out"), py::arg("n"), py::arg("dim"), py::arg("T"), py::arg("is_double"), py::arg("off"), py::arg("factor"), py::arg("stream"));
   m.def(
       "cut_cuda",
       [pa](std::uintptr_t x, std::uintptr_t out, int64_t n, int dim, int64_t T, bool dbl,
            std::uintptr_t off, std::uintptr_t stream) {
         py::gil_scoped_release nogil;
         ag::cuda::cut(pa(x, out, n, dim, T, dbl, off), stream);
-      });
+      },
+      py::arg("x"), py::arg("out"), py::arg("n"), py::arg("dim"), py::arg("T"), py::arg("is_double"), py::arg("off"), py::arg("stream"));
 #endif
 }

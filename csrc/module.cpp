@@ -1,58 +1,25 @@
-// anomgrad._core: the compiled layer.  Thin bindings only; the math lives in
-// csrc/include/anomgrad/*.h and the loops in csrc/cpu and csrc/cuda.
-#include <pybind11/numpy.h>
+// anomgrad._core: the compiled layer.  This file only registers the topics; each
+// bind_<topic>.cpp binds its kernels (csrc/include/anomgrad/kernels.h), whose math lives
+// in csrc/include/anomgrad/*.h and whose loops live in csrc/cpu and csrc/cuda.
+//
+//   _core        what the package runs: build facts, the Model ids, the fused Grad-CAM
+//                CPU kernel and every CUDA entry point (device pointers + a stream)
+//   _core.host   the C++ host twins of the Numba code (generators, processing, the
+//                random-number contract), which the tests compare bit for bit
 #include <pybind11/pybind11.h>
-#include <pybind11/stl.h>
-
-#include <array>
-#include <cstdint>
-#include <stdexcept>
 
 #include "anomgrad/kernels.h"
-#include "anomgrad/rng.h"
+#include "anomgrad/models.h"
 
 namespace py = pybind11;
 namespace ag = anomgrad;
 
-namespace {
-
-void check_shape(int64_t n_traj, int64_t count) {
-  if (n_traj < 0 || count < 0) throw py::value_error("n_traj and count must be >= 0");
-}
-
-py::array_t<uint32_t> words(uint64_t seed, uint64_t traj, uint32_t stream, int64_t count,
-                            int64_t n_traj) {
-  check_shape(n_traj, count);
-  if (count % 4) throw py::value_error("count must be a multiple of 4");
-  py::array_t<uint32_t> out({n_traj, count});
-  uint32_t* p = out.mutable_data();
-  {
-    py::gil_scoped_release nogil;
-    ag::cpu::rng_words(p, n_traj, count, seed, traj, stream);
-  }
-  return out;
-}
-
-py::array_t<double> normals(uint64_t seed, uint64_t traj, uint32_t stream, int64_t count,
-                            int64_t n_traj) {
-  check_shape(n_traj, count);
-  py::array_t<double> out({n_traj, count});
-  double* p = out.mutable_data();
-  {
-    py::gil_scoped_release nogil;
-    ag::cpu::rng_normals(p, n_traj, count, seed, traj, stream);
-  }
-  return out;
-}
-
-}  // namespace
-
-void bind_generate(py::module_& m);  // csrc/bind_generate.cpp
-void bind_gradcam(py::module_& m);   // csrc/bind_gradcam.cpp
+void bind_rng(py::module_& m, py::module_& host);       // csrc/bind_rng.cpp
+void bind_generate(py::module_& m, py::module_& host);  // csrc/bind_generate.cpp
+void bind_gradcam(py::module_& m);                      // csrc/bind_gradcam.cpp
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "anomgrad native kernels (C++17, optional CUDA)";
-
 #ifdef ANOMGRAD_WITH_CUDA
   m.attr("built_with_cuda") = true;
   m.def("cuda_device_available", &ag::cuda::device_available,
@@ -62,53 +29,21 @@ PYBIND11_MODULE(_core, m) {
   m.def("cuda_device_available", []() { return false; },
         "Always False: this build has no CUDA kernels.");
 #endif
+  // The one definition of the model ids (csrc/include/anomgrad/models.h); Python maps
+  // model names through it (anomgrad._cuda).
+  py::enum_<ag::Model>(m, "Model", "Generator ids shared by the C++/CUDA kernels and Python.")
+      .value("fbm", ag::FBM)
+      .value("ctrw", ag::CTRW)
+      .value("lw", ag::LW)
+      .value("attm", ag::ATTM)
+      .value("sbm", ag::SBM)
+      .value("bm", ag::BM);
 
-  m.def(
-      "philox4x32_10",
-      [](std::array<uint32_t, 4> c, std::array<uint32_t, 2> k) {
-        const ag::Words w = ag::philox4x32_10(c[0], c[1], c[2], c[3], k[0], k[1]);
-        return std::array<uint32_t, 4>{w.w[0], w.w[1], w.w[2], w.w[3]};
-      },
-      py::arg("counter"), py::arg("key"), "Philox4x32-10 block function.");
-  m.def("words", &words, py::arg("seed"), py::arg("traj"), py::arg("stream"), py::arg("count"),
-        py::arg("n_traj") = 1,
-        "Words 0..count-1 of a stream for trajectories traj..traj+n_traj-1, (n_traj, count).");
-  m.def("normals", &normals, py::arg("seed"), py::arg("traj"), py::arg("stream"),
-        py::arg("count"), py::arg("n_traj") = 1,
-        "Normals 0..count-1 of a stream for trajectories traj..traj+n_traj-1, (n_traj, count).");
-  bind_generate(m);
+  py::module_ host = m.def_submodule(
+      "host", "C++ host twins of the Numba kernels, for tests: same arguments, same bits.");
+  // importable as `import anomgrad._core.host` (and so checkable by mypy.stubtest)
+  py::module_::import("sys").attr("modules")["anomgrad._core.host"] = host;
+  bind_rng(m, host);
+  bind_generate(m, host);
   bind_gradcam(m);
-  m.def("log_uniform", &ag::log_uniform, py::arg("w"), "ln((w + 0.5) / 2**32).");
-  m.def("exp_det", &ag::exp_det, py::arg("x"), "The contract's e^x (|x| <= 700).");
-  m.def(
-      "sincos_word", [](uint32_t w) { const ag::CosSin r = ag::sincos_word(w); return py::make_tuple(r.c, r.s); },
-      py::arg("w"), "(cos, sin) of 2 pi w / 2**32.");
-
-#ifdef ANOMGRAD_WITH_CUDA
-  m.def(
-      "rng_normals_cuda",
-      [](std::uintptr_t out, int64_t n_traj, int64_t count, uint64_t seed, uint64_t traj,
-         uint32_t stream, std::uintptr_t cuda_stream) {
-        check_shape(n_traj, count);
-        py::gil_scoped_release nogil;
-        ag::cuda::rng_normals(reinterpret_cast<double*>(out), n_traj, count, seed, traj, stream,
-                              cuda_stream);
-      },
-      py::arg("out"), py::arg("n_traj"), py::arg("count"), py::arg("seed"), py::arg("traj"),
-      py::arg("stream"), py::arg("cuda_stream"),
-      "Write normals into a float64 device buffer (n_traj, count) on a CUDA stream.");
-  m.def(
-      "rng_words_cuda",
-      [](std::uintptr_t out, int64_t n_traj, int64_t count, uint64_t seed, uint64_t traj,
-         uint32_t stream, std::uintptr_t cuda_stream) {
-        check_shape(n_traj, count);
-        if (count % 4) throw py::value_error("count must be a multiple of 4");
-        py::gil_scoped_release nogil;
-        ag::cuda::rng_words(reinterpret_cast<uint32_t*>(out), n_traj, count, seed, traj, stream,
-                            cuda_stream);
-      },
-      py::arg("out"), py::arg("n_traj"), py::arg("count"), py::arg("seed"), py::arg("traj"),
-      py::arg("stream"), py::arg("cuda_stream"),
-      "Write words into a uint32 device buffer (n_traj, count) on a CUDA stream.");
-#endif
 }

@@ -21,7 +21,7 @@ KAT = [
 
 @pytest.mark.parametrize("ctr,key,want", KAT)
 def test_philox_known_answers_core(ctr, key, want):
-    assert tuple(_core.philox4x32_10(ctr, key)) == want
+    assert tuple(_core.host.philox4x32_10(ctr, key)) == want
 
 
 @pytest.mark.parametrize("ctr,key,want", KAT)
@@ -37,20 +37,20 @@ def test_counter_layout():
     for b in range(3):
         ctr = (b, stream, traj & 0xFFFFFFFF, traj >> 32)
         key = (seed & 0xFFFFFFFF, seed >> 32)
-        assert tuple(w[4 * b:4 * b + 4]) == tuple(_core.philox4x32_10(ctr, key))
+        assert tuple(w[4 * b:4 * b + 4]) == tuple(_core.host.philox4x32_10(ctr, key))
 
 
 def test_numba_and_cpp_words_identical():
     for seed, traj, stream in [(0, 0, 0), (2**64 - 1, 2**40 + 3, 5), (7, 123456789, 19)]:
         a = rng.words(seed, traj, stream, 64, n_traj=3)
-        b = _core.words(seed, traj, stream, 64, 3)
+        b = _core.host.words(seed, traj, stream, 64, 3)
         np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("seed,traj,stream", [(0, 0, 16), (12345, 7, 17), (2**63 + 5, 2**33, 32)])
 def test_numba_and_cpp_normals_bit_identical(seed, traj, stream):
     a = rng.normals(seed, traj, stream, 1003, n_traj=4)
-    b = _core.normals(seed, traj, stream, 1003, 4)
+    b = _core.host.normals(seed, traj, stream, 1003, 4)
     assert a.tobytes() == b.tobytes()
 
 
@@ -80,17 +80,17 @@ def test_uniforms_open_interval_and_formula():
 def test_log_uniform_accuracy():
     ws = np.concatenate([np.arange(0, 4096), np.arange(2**32 - 4096, 2**32),
                          np.random.default_rng(0).integers(0, 2**32, 20000)]).astype(np.uint32)
-    got = np.array([rng.log_uniform.py_func(w) for w in ws[:2000]] + [_core.log_uniform(int(w)) for w in ws[2000:]])
+    got = np.array([rng.log_uniform.py_func(w) for w in ws[:2000]] + [_core.host.log_uniform(int(w)) for w in ws[2000:]])
     exact = np.log((ws.astype(np.float64) + 0.5) * 2.0**-32)
     np.testing.assert_allclose(got, exact, rtol=4e-16, atol=1e-300)
 
 
 def test_exp_and_sincos_accuracy():
     x = np.linspace(-700, 700, 20001)
-    got = np.array([_core.exp_det(float(v)) for v in x])
+    got = np.array([_core.host.exp_det(float(v)) for v in x])
     np.testing.assert_allclose(got, np.exp(x), rtol=1e-15)
     for w in list(range(0, 2**32, 2**32 // 4099)) + [0, 2**30, 2**31, 3 * 2**30, 2**32 - 1]:
-        c, s = _core.sincos_word(w)
+        c, s = _core.host.sincos_word(w)
         th = 2 * math.pi * w / 2**32
         # the reference itself carries the rounding of th (|th| ulp ~ 9e-16)
         assert abs(c - math.cos(th)) < 1e-15 and abs(s - math.sin(th)) < 1e-15

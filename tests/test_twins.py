@@ -6,7 +6,6 @@ import pytest
 
 import anomgrad as ag
 from anomgrad import _core
-from anomgrad.cuda import MODEL_IDS
 
 CASES = [("bm", 1.0), ("sbm", 0.3), ("sbm", 1.7), ("ctrw", 0.7), ("ctrw", 1.0), ("lw", 1.3),
          ("lw", 2.0), ("attm", 0.5), ("attm", 1.0), ("fbm", 0.4), ("fbm", 1.6)]
@@ -14,7 +13,7 @@ CASES = [("bm", 1.0), ("sbm", 0.3), ("sbm", 1.7), ("ctrw", 0.7), ("ctrw", 1.0), 
 
 def host(model, n, T, alpha, dim, seed, start, dtype):
     out = np.empty((n, dim, T), dtype)
-    _core.generate_cpu(MODEL_IDS[model], out, np.atleast_1d(np.asarray(alpha, float)), seed, start)
+    _core.host.generate_cpu(_core.Model.__members__[model], out, np.atleast_1d(np.asarray(alpha, float)), seed, start)
     return out
 
 
@@ -64,22 +63,22 @@ def test_host_processing_equals_numba(padded, dtype):
     x, p = x.astype(dtype), p.astype(dtype)
     off = (p.shape[-1] - L).astype(np.int64)
     out = np.empty_like(p)
-    _core.normalize_cpu(p, out, off)
+    _core.host.normalize_cpu(p, out, off)
     assert out.tobytes() == ag.normalize(p, lengths=L).tobytes()
     sig = np.linspace(0, 1, len(p))
-    _core.add_noise_cpu(p, out, off, sig, 7, 3)
+    _core.host.add_noise_cpu(p, out, off, sig, 7, 3)
     assert out.tobytes() == ag.add_noise(p, sig, seed=7, start=3, lengths=L).tobytes()
     g = ag.diffusion_factors(len(p), seed=4)
-    _core.scale_cpu(p, out, off, g)
+    _core.host.scale_cpu(p, out, off, g)
     assert out.tobytes() == ag.scale_diffusion(p, seed=4, lengths=L).tobytes()
-    _core.cut_cpu(x, out, off)
+    _core.host.cut_cpu(x, out, off)
     assert out.tobytes() == ag.cut(x, lengths=L)[1].tobytes()
 
 
 def test_host_generate_checks_arrays():
     with pytest.raises(TypeError, match="float32 or float64"):
-        _core.generate_cpu(0, np.empty((2, 2, 10), np.int32), np.array([0.5]), 0, 0)
+        _core.host.generate_cpu(_core.Model.fbm, np.empty((2, 2, 10), np.int32), np.array([0.5]), 0, 0)
     with pytest.raises(ValueError, match="alpha"):
-        _core.generate_cpu(1, np.empty((3, 2, 10)), np.array([0.5, 0.5]), 0, 0)
+        _core.host.generate_cpu(_core.Model.ctrw, np.empty((3, 2, 10)), np.array([0.5, 0.5]), 0, 0)
     with pytest.raises(ValueError, match="contiguous"):
-        _core.generate_cpu(1, np.empty((3, 2, 10))[:, :, ::2], np.array([0.5]), 0, 0)
+        _core.host.generate_cpu(_core.Model.ctrw, np.empty((3, 2, 10))[:, :, ::2], np.array([0.5]), 0, 0)

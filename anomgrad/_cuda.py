@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import ALPHA_RANGES, MODELS
-
-MODEL_IDS = {m: i for i, m in enumerate(("fbm", "ctrw", "lw", "attm", "sbm", "bm"))}
-assert set(MODEL_IDS) == set(MODELS)
+from . import _validate as V
+from .config import ALPHA_RANGES
 
 
 def require() -> None:
     """Raise RuntimeError naming what is missing for the CUDA path."""
-    from . import _core
+    from ._native import core as _core
 
     if not _core.built_with_cuda:
         raise RuntimeError(
@@ -36,10 +34,6 @@ def require() -> None:
     if not torch.cuda.is_available():
         raise RuntimeError("device='cuda': the GPU is visible to anomgrad but not to torch "
                            f"(torch {torch.__version__} is a CPU build?)")
-
-
-def is_tensor(x) -> bool:
-    return type(x).__module__.startswith("torch") and hasattr(x, "data_ptr")
 
 
 def _device(device):
@@ -68,20 +62,16 @@ def _check_range(model: str, a) -> None:
     lo, lo_in, hi, hi_in = ALPHA_RANGES[model]
     ok = torch.isfinite(a) & ((a >= lo) if lo_in else (a > lo)) & ((a <= hi) if hi_in else (a < hi))
     if not bool(ok.all()):
-        from ._validate import alpha_range_text
-
         i = int((~ok).nonzero()[0, 0])
         raise ValueError(f"alpha[{i}] = {float(a[i]):g} is outside the valid range for {model}: "
-                         f"{alpha_range_text(model)} (or not finite)")
+                         f"{V.alpha_range_text(model)} (or not finite)")
 
 
 def alpha_tensor(model: str, alpha, n: int, dev):
     """alpha as a contiguous float64 CUDA tensor of 1 or n values, validated."""
     import torch
 
-    from ._validate import check_alpha
-
-    if is_tensor(alpha):
+    if V.is_tensor(alpha):
         if alpha.device.type != "cuda":
             alpha = alpha.detach().cpu().numpy()
         else:
@@ -95,7 +85,7 @@ def alpha_tensor(model: str, alpha, n: int, dev):
             a = alpha.detach().to(torch.float64).reshape(-1).contiguous()
             _check_range(model, a)
             return a
-    a = check_alpha(model, alpha, n)
+    a = V.check_alpha(model, alpha, n)
     if np.all(a == a[0]):
         a = a[:1]
     return torch.as_tensor(a, dtype=torch.float64).to(dev, non_blocking=False)
@@ -120,14 +110,14 @@ def generate(model, n, T, alpha, dim, seed, start, dtype, device):
     require()
     import torch
 
-    from . import _core
+    from ._native import core as _core
 
     dev = _device(device)
     a = alpha_tensor(model, alpha, n, dev)
     tdtype = torch.float64 if np.dtype(dtype) == np.float64 else torch.float32
     out = _empty((n, dim, T), tdtype, dev)
     with torch.cuda.device(dev):
-        _core.generate_cuda(MODEL_IDS[model], out.data_ptr(), n, dim, T, tdtype == torch.float64,
+        _core.generate_cuda(_core.Model.__members__[model], out.data_ptr(), n, dim, T, tdtype == torch.float64,
                             a.data_ptr(), a.numel() > 1, seed, start, _stream(dev))
     return out
 
@@ -157,7 +147,7 @@ def per_traj(name: str, value, n: int, dev, low: float = 0.0):
     """A float64 CUDA tensor of n values (scalar broadcast), finite and >= low."""
     import torch
 
-    if is_tensor(value):
+    if V.is_tensor(value):
         v = value.detach().to(dev, torch.float64).reshape(-1)
         if v.numel() == 1:
             v = v.expand(n)
@@ -168,9 +158,7 @@ def per_traj(name: str, value, n: int, dev, low: float = 0.0):
             i = int(bad.nonzero()[0, 0])
             raise ValueError(f"{name} must be finite and >= {low:g}, got {name}[{i}] = {float(v[i])}")
         return v.contiguous()
-    from .processing import _per_traj
-
-    return torch.as_tensor(_per_traj(name, value, n, low), dtype=torch.float64).to(dev)
+    return torch.as_tensor(V.check_per_traj(name, value, n, low), dtype=torch.float64).to(dev)
 
 
 def offsets(x, lengths, dev):
@@ -180,7 +168,7 @@ def offsets(x, lengths, dev):
     n, T = x.shape[0], x.shape[-1]
     if lengths is None:
         return torch.zeros(n, dtype=torch.int64, device=dev)
-    L = lengths.detach().to(dev) if is_tensor(lengths) else torch.as_tensor(np.asarray(lengths), device=dev)
+    L = lengths.detach().to(dev) if V.is_tensor(lengths) else torch.as_tensor(np.asarray(lengths), device=dev)
     if L.ndim != 1 or L.shape[0] != n:
         raise ValueError(f"lengths must be a 1-D array of length n={n}, got shape {tuple(L.shape)}")
     if L.is_floating_point() or L.dtype == torch.bool:
@@ -196,7 +184,7 @@ def process(kind: str, x, lengths=None, **kw):
     """Run one processing kernel on a CUDA tensor; returns a new tensor like x."""
     import torch
 
-    from . import _core
+    from ._native import core as _core
 
     x3 = check_tensor("x", x)
     dev = x3.device
@@ -212,12 +200,7 @@ def process(kind: str, x, lengths=None, **kw):
             sig = per_traj("sigma", kw["sigma"], n, dev)
             _core.add_noise_cuda(*args, sig.data_ptr(), kw["seed"], kw["start"], s)
         elif kind == "scale":
-            g = kw["factor"]
-            g = per_traj("factor", g, n, dev, low=-np.inf) if g is not None else None
-            if g is None:
-                from .processing import diffusion_factors
-
-                g = torch.as_tensor(diffusion_factors(n, kw["seed"], start=kw["start"])).to(dev)
+            g = per_traj("factor", kw["factor"], n, dev, low=-np.inf)
             _core.scale_cuda(*args, g.data_ptr(), s)
         elif kind == "cut":
             _core.cut_cuda(*args, s)
