@@ -1,12 +1,16 @@
-"""anomgrad: anomalous-diffusion trajectories, ResAnDi and Grad-CAM over time."""
+"""anomgrad: anomalous-diffusion trajectories, ResAnDi and Grad-CAM over time.
 
-from importlib.metadata import PackageNotFoundError, version
+The package is layered (docs/architecture.md): leaves (``config``, ``_validate``,
+``rng``, the compiled ``_core``) -> trajectories (``models``, ``generate``,
+``processing``, ``_cuda``) -> files (``io``) -> ResAnDi (``resandi``) -> Grad-CAM
+(``cam``) -> the paper's experiments (``experiments``) -> the command line (``cli``).
+``import anomgrad`` loads the trajectory layer only; torch-based parts load on first
+use.
+"""
 
-try:
-    __version__ = version("anomgrad")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.0.0+unknown"
+import importlib
 
+from ._version import __version__
 from .config import MODELS
 from .generate import generate
 from .processing import (add_noise, cut, diffusion_factors, normalize, random_lengths,
@@ -16,17 +20,16 @@ __all__ = ["MODELS", "generate", "normalize", "add_noise", "scale_diffusion",
            "diffusion_factors", "cut", "random_lengths", "gradcam", "__version__",
            "datasets", "nn", "train", "evaluate"]
 
-# torch-based parts load on first use, so `import anomgrad` stays light.
-_LAZY = {"gradcam": ("cam", "gradcam"), "gradcam_full": ("cam", "gradcam_full")}
-# ResAnDi modules (attr None: the module itself).  ``ag.train`` and ``ag.evaluate`` are
-# callable modules: ``ag.train(...)`` is ``anomgrad.train.train(...)``.
-_LAZY.update({m: (m, None) for m in ("datasets", "nn", "train", "evaluate")})
+# torch-based parts load on first use, so `import anomgrad` stays light.  ``ag.train``
+# and ``ag.evaluate`` are callable modules: ``ag.train(...)`` is
+# ``anomgrad.resandi.train.train(...)``.
+_LAZY = {"gradcam": ("cam", "gradcam"), "gradcam_full": ("cam", "gradcam_full"),
+         "datasets": ("resandi.datasets", None), "nn": ("resandi.nn", None),
+         "train": ("resandi.train", None), "evaluate": ("resandi.evaluate", None)}
 
 
 def __getattr__(name):
     if name in _LAZY:
-        import importlib
-
         module, attr = _LAZY[name]
         value = importlib.import_module(f".{module}", __name__)
         if attr is not None:

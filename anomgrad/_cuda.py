@@ -1,4 +1,5 @@
 """GPU path (``device="cuda"``, or torch CUDA tensors given to the processing functions).
+Imported only when one is used: it imports torch.
 
 The kernels are C++/CUDA in ``anomgrad._core`` (csrc/cuda/); they write into torch
 tensors through their device pointers, on the current torch stream of the tensor's
@@ -10,15 +11,15 @@ the GPU reproduces the CPU trajectories (docs/rng.md).
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from . import _validate as V
+from ._native import core as _core
 from .config import ALPHA_RANGES
 
 
 def require() -> None:
     """Raise RuntimeError naming what is missing for the CUDA path."""
-    from ._native import core as _core
-
     if not _core.built_with_cuda:
         raise RuntimeError(
             "device='cuda' needs anomgrad built with CUDA; this build has no CUDA kernels "
@@ -27,18 +28,12 @@ def require() -> None:
     if not _core.cuda_device_available():
         raise RuntimeError("device='cuda' but no CUDA device is visible (no NVIDIA driver, "
                            "or CUDA_VISIBLE_DEVICES hides every GPU)")
-    try:
-        import torch
-    except ImportError as e:  # pragma: no cover - torch is a dependency
-        raise RuntimeError("device='cuda' returns torch tensors; install torch") from e
     if not torch.cuda.is_available():
         raise RuntimeError("device='cuda': the GPU is visible to anomgrad but not to torch "
                            f"(torch {torch.__version__} is a CPU build?)")
 
 
 def _device(device):
-    import torch
-
     dev = torch.device(device)
     if dev.type != "cuda":
         raise ValueError(f"device must be a CUDA device, got {device!r}")
@@ -50,15 +45,11 @@ def _device(device):
 
 
 def _stream(dev) -> int:
-    import torch
-
     return torch.cuda.current_stream(dev).cuda_stream
 
 
 def _check_range(model: str, a) -> None:
     """alpha (a CUDA float64 tensor) finite and inside the model's range."""
-    import torch
-
     lo, lo_in, hi, hi_in = ALPHA_RANGES[model]
     ok = torch.isfinite(a) & ((a >= lo) if lo_in else (a > lo)) & ((a <= hi) if hi_in else (a < hi))
     if not bool(ok.all()):
@@ -69,8 +60,6 @@ def _check_range(model: str, a) -> None:
 
 def alpha_tensor(model: str, alpha, n: int, dev):
     """alpha as a contiguous float64 CUDA tensor of 1 or n values, validated."""
-    import torch
-
     if V.is_tensor(alpha):
         if alpha.device.type != "cuda":
             alpha = alpha.detach().cpu().numpy()
@@ -92,8 +81,6 @@ def alpha_tensor(model: str, alpha, n: int, dev):
 
 
 def _empty(shape, dtype, dev):
-    import torch
-
     try:
         return torch.empty(shape, dtype=dtype, device=dev)
     except torch.OutOfMemoryError:
@@ -108,10 +95,6 @@ def _empty(shape, dtype, dev):
 def generate(model, n, T, alpha, dim, seed, start, dtype, device):
     """``ag.generate(..., device="cuda")``: a torch tensor (n, dim, T) on the GPU."""
     require()
-    import torch
-
-    from ._native import core as _core
-
     dev = _device(device)
     a = alpha_tensor(model, alpha, n, dev)
     tdtype = torch.float64 if np.dtype(dtype) == np.float64 else torch.float32
@@ -127,8 +110,6 @@ def generate(model, n, T, alpha, dim, seed, start, dtype, device):
 
 def check_tensor(name: str, x):
     """A contiguous float32/float64 CUDA tensor (n, dim, T); returns it as 3-D."""
-    import torch
-
     if x.device.type != "cuda":
         raise TypeError(f"{name} is a CPU torch tensor; pass a numpy array (CPU path) or a "
                         f"CUDA tensor (GPU path)")
@@ -145,8 +126,6 @@ def check_tensor(name: str, x):
 
 def per_traj(name: str, value, n: int, dev, low: float = 0.0):
     """A float64 CUDA tensor of n values (scalar broadcast), finite and >= low."""
-    import torch
-
     if V.is_tensor(value):
         v = value.detach().to(dev, torch.float64).reshape(-1)
         if v.numel() == 1:
@@ -163,8 +142,6 @@ def per_traj(name: str, value, n: int, dev, low: float = 0.0):
 
 def offsets(x, lengths, dev):
     """First valid index per row (T - L) as an int64 CUDA tensor."""
-    import torch
-
     n, T = x.shape[0], x.shape[-1]
     if lengths is None:
         return torch.zeros(n, dtype=torch.int64, device=dev)
@@ -182,10 +159,6 @@ def offsets(x, lengths, dev):
 
 def process(kind: str, x, lengths=None, **kw):
     """Run one processing kernel on a CUDA tensor; returns a new tensor like x."""
-    import torch
-
-    from ._native import core as _core
-
     x3 = check_tensor("x", x)
     dev = x3.device
     n, dim, T = x3.shape

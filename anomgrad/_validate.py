@@ -119,6 +119,15 @@ def check_device(device) -> str:
     return d
 
 
+def torch_device(device=None):
+    """The torch device to run on: ``device`` as given, else CUDA when torch sees a GPU,
+    else the CPU."""
+    import torch  # lazy: `import anomgrad` does not import torch
+
+    return torch.device(device if device is not None else
+                        ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
 def check_array(name: str, x, ndim: tuple[int, ...] = (3,)) -> np.ndarray:
     """A float32/float64 numpy array with one of the given ndims."""
     if not isinstance(x, np.ndarray):

@@ -1,7 +1,8 @@
 """Package-wide constants: models, valid parameter ranges, RNG stream ids, tuning.
 
-One place, so that the Numba generators, the C++/CUDA kernels (which mirror the
-stream ids in csrc/include/anomgrad/streams.h) and the docs agree.
+One place for Python.  The C++/CUDA kernels declare the same stream ids in
+csrc/include/anomgrad/models.h and processing.h; ``anomgrad._core.host.STREAMS`` exposes
+them and tests/trajectories/test_rng.py checks that both agree.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 MAX_SEED = 2**64 - 1
 DIMS = (1, 2, 3)
 
-# Valid alpha per model as (low, low_inclusive, high, high_inclusive); method.md §1.
+# Valid alpha per model as (low, low_inclusive, high, high_inclusive); docs/method.md §1.
 # ATTM's lower bound: andi-datasets draws sigma ~ U(0.03, 3.3) until
 # sigma <= alpha / (1 - alpha), which never happens for alpha <= 0.03 / 1.03.
 ATTM_SIGMA_LOW = 0.03

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from . import _validate as V
+from .config import STREAM_ALPHA
 from .models import GENERATORS
-
-
-def n_threads() -> int:
-    """Threads the CPU generators use (``numba.set_num_threads`` / NUMBA_NUM_THREADS)."""
-    return numba.get_num_threads()
+from .rng import uniforms
 
 
 def generate(model: str, n: int, T: int, alpha=None, dim: int = 2, seed: int = 0, *,
@@ -49,10 +45,38 @@ def generate(model: str, n: int, T: int, alpha=None, dim: int = 2, seed: int = 0
     dtype = V.check_dtype(dtype)
     device = V.check_device(device)
     if device != "cpu":
-        from . import _cuda
+        from . import _cuda  # lazy: torch
 
         return _cuda.generate(model, n, T, alpha, dim, seed, start, dtype, device)
     alpha = V.check_alpha(model, alpha, n)
     out = np.empty((n, dim, T), dtype)
     GENERATORS[model](out, alpha, seed, start)
     return out
+
+
+def range_alphas(seed: int, first: int, count: int, lo: float, hi: float) -> np.ndarray:
+    """One alpha per trajectory ``first .. first + count - 1``, uniform in (lo, hi):
+    ``lo + (hi - lo) U`` with ``U = (w + 0.5) / 2**32``, ``w`` word 0 of Philox stream
+    64 (``config.STREAM_ALPHA``) of the trajectory under ``seed``, so it depends only on
+    ``(seed, i)`` and is independent of every draw of the models (``anomgrad generate
+    --alpha-range``; the ResAnDi classes draw their alpha the same way)."""
+    u = uniforms(seed, first, STREAM_ALPHA, 1, count)[:, 0]
+    return np.float64(lo) + (np.float64(hi) - np.float64(lo)) * u
+
+
+def check_alpha_range(model: str, lo: float, hi: float) -> tuple[float, float]:
+    """``(lo, hi)`` for :func:`range_alphas`: finite, ``lo < hi``, and every alpha it can
+    draw valid for ``model`` (U lies in (0, 1), so the open ends of a model's range are
+    allowed, e.g. ``1 2`` for lw)."""
+    lo, hi = float(lo), float(hi)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError(f"LO and HI must be finite, got {lo} {hi}")
+    if not lo < hi:
+        raise ValueError(f"LO must be < HI, got {lo:g} {hi:g}")
+    u = (np.array([0.0, 2.0**32 - 1.0]) + 0.5) * 2.0**-32  # the extreme U
+    try:
+        V.check_alpha(model, np.float64(lo) + (np.float64(hi) - np.float64(lo)) * u, 2)
+    except ValueError:
+        raise ValueError(f"alpha drawn from ({lo:g}, {hi:g}) must lie in the valid range for "
+                         f"{model}: {V.alpha_range_text(model)}") from None
+    return lo, hi

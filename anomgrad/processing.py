@@ -84,7 +84,7 @@ def normalize(x: np.ndarray, lengths=None) -> np.ndarray:
     has its shape and dtype.  A torch CUDA tensor is processed on its GPU.
     """
     if V.is_tensor(x):
-        from . import _cuda
+        from . import _cuda  # lazy: torch
 
         return _cuda.process("normalize", x, lengths)[0]
     x3 = _as3d(x)
@@ -128,7 +128,7 @@ def add_noise(x: np.ndarray, sigma, seed: int = 0, *, start: int = 0, lengths=No
     seed = V.check_seed(seed)
     start = V.check_int("start", start, 0, 2**64 - 1)
     if V.is_tensor(x):
-        from . import _cuda
+        from . import _cuda  # lazy: torch
 
         return _cuda.process("noise", x, lengths, sigma=sigma, seed=seed, start=start)[0]
     x3 = _as3d(x)
@@ -186,7 +186,7 @@ def scale_diffusion(x: np.ndarray, seed: int = 0, *, start: int = 0, factor=None
     ``diffusion_factors(n, seed, start=start)``, i.e. N(0, 1) as in andi-datasets.
     """
     if V.is_tensor(x):
-        from . import _cuda
+        from . import _cuda  # lazy: torch
 
         if factor is None:
             factor = diffusion_factors(x.shape[0], seed, start=start)
@@ -250,7 +250,7 @@ def cut(x: np.ndarray, lengths=None, *, low: int = 10, high: int | None = None,
     """
     gpu = V.is_tensor(x)
     if gpu:
-        from . import _cuda
+        from . import _cuda  # lazy: torch
 
         x3 = _cuda.check_tensor("x", x)
     else:

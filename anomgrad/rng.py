@@ -24,6 +24,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ._validate import check_seed
+
 _U32 = np.uint32
 _U64 = np.uint64
 
@@ -304,12 +306,6 @@ def fill_normals(z, n, words, k0, k1, traj, stream, first_block=0):
 # reproduce a draw by hand).
 
 
-def _check_seed(seed) -> int:
-    from ._validate import check_seed
-
-    return check_seed(seed)
-
-
 @njit(parallel=True, cache=True)
 def _words_kernel(out, k0, k1, traj0, stream, first):
     n = out.shape[0]
@@ -331,7 +327,7 @@ def _normals_kernel(out, k0, k1, traj0, stream):
 def words(seed: int, traj: int, stream: int, count: int, n_traj: int = 1) -> np.ndarray:
     """The first ``count`` words (a multiple of 4) of ``stream`` for trajectories
     ``traj .. traj + n_traj - 1``; shape ``(n_traj, count)``, uint32."""
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     if count % 4:
         raise ValueError(f"count must be a multiple of 4, got {count}")
     out = np.empty((n_traj, count), np.uint32)
@@ -341,7 +337,7 @@ def words(seed: int, traj: int, stream: int, count: int, n_traj: int = 1) -> np.
 
 def normals(seed: int, traj: int, stream: int, count: int, n_traj: int = 1) -> np.ndarray:
     """Normals ``0 .. count-1`` of ``stream`` for trajectories ``traj ..``; (n_traj, count)."""
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     out = np.empty((n_traj, count), np.float64)
     _normals_kernel(out, _U32(seed & 0xFFFFFFFF), _U32(seed >> 32), _U64(traj), _U32(stream))
     return out

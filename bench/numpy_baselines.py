@@ -1,5 +1,5 @@
 """Plain vectorised numpy versions of the six models: what a careful user would write
-without anomgrad.  Same conventions as anomgrad (method.md §1), float64, then cast.
+without anomgrad.  Same conventions as anomgrad (docs/method.md §1), float64, then cast.
 They are speed baselines, not references (tests/reference.py holds those)."""
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from conftest import run
 
 import anomgrad as ag
 from anomgrad import cam
-from anomgrad.nn import ResAnDi
+from anomgrad.resandi.nn import ResAnDi
 
 K, L, T = 512, 32, 1000
 

@@ -10,6 +10,8 @@
 #include <cstdint>
 
 #include "anomgrad/kernels.h"
+#include "anomgrad/models.h"
+#include "anomgrad/processing.h"
 #include "anomgrad/rng.h"
 
 namespace py = pybind11;
@@ -49,6 +51,17 @@ py::array_t<double> normals(uint64_t seed, uint64_t traj, uint32_t stream, int64
 }  // namespace
 
 void bind_rng(py::module_& m, py::module_& host) {
+  // The Philox stream ids the kernels use (anomgrad/config.py holds the same numbers;
+  // the tests check that they agree).
+  py::dict streams;
+  streams["params"] = ag::STREAM_PARAMS;
+  streams["events"] = ag::STREAM_EVENTS;
+  streams["directions"] = ag::STREAM_DIRECTIONS;
+  streams["axis"] = ag::STREAM_AXIS;
+  streams["length"] = ag::STREAM_LENGTH;
+  streams["noise"] = ag::STREAM_NOISE;
+  streams["diffusion"] = ag::STREAM_DIFFUSION;
+  host.attr("STREAMS") = streams;
   host.def(
       "philox4x32_10",
       [](std::array<uint32_t, 4> c, std::array<uint32_t, 2> k) {

@@ -1,6 +1,6 @@
 """Slow, obviously-correct reference generators for the six models.
 
-Written from docs method.md section 1 (the andi-datasets 2.1.13 ``models_theory``
+Written from docs docs/method.md section 1 (the andi-datasets 2.1.13 ``models_theory``
 conventions), independently of anomgrad's code: plain numpy, plain loops, one
 ``numpy.random.Generator`` per call.  Each ``ref_<model>(n, T, alpha, dim, rng)``
 returns float64 positions of shape (n, dim, T) with x[..., 0] == 0; ``alpha`` is a

@@ -1,7 +1,7 @@
 """Statistics helpers for the faithfulness tests.
 
 * Exact ensemble MSD curves E|x_t|^2 (summed over axes) of the six models as defined in
-  method.md section 1, including andi's discrete-time details, so that an exponent fit
+  docs/method.md section 1, including andi's discrete-time details, so that an exponent fit
   can be compared with what theory says on the *same* finite window (the asymptotic
   t^alpha is only reached slowly for CTRW, ATTM and LW).
 * Exponent fits with standard errors from the per-trajectory influence function.
@@ -75,7 +75,7 @@ def ensemble_exponent(y, lags, offset=0.0, t_shift=0):
 
 
 # --------------------------------------------------------------------------------------
-# Exact ensemble MSD, E|x_t|^2 summed over axes, t = 0..T-1 (method.md section 1).
+# Exact ensemble MSD, E|x_t|^2 summed over axes, t = 0..T-1 (docs/method.md section 1).
 
 
 def msd_fbm(T, alpha, dim):

@@ -6,6 +6,9 @@ import numpy.typing as npt
 
 from . import Model
 
+STREAMS: dict[str, int]
+"""The Philox stream ids of the kernels (the same numbers as anomgrad.config)."""
+
 def philox4x32_10(counter: tuple[int, int, int, int], key: tuple[int, int]) -> list[int]:
     """Philox4x32-10 block function: four 32-bit words."""
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 import scipy.fft
 from numba import njit, prange
@@ -120,12 +121,10 @@ def _store(out, A):
 
 
 def generate_cpu(out: np.ndarray, alpha: np.ndarray, seed: int, start: int) -> None:
-    from ..generate import n_threads
-
     n, dim, T = out.shape
     k0, k1 = seed_words(seed)
     M = embedding_size(T)
-    workers = n_threads()
+    workers = numba.get_num_threads()  # the FFTs use as many threads as the generators
     ns = 1 if dim <= 2 else 2
     batch = max(1, min(n, FBM_CHUNK_BYTES // (16 * M * ns)))
     A = np.empty((batch, ns, M), np.complex128)

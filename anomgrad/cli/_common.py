@@ -1,0 +1,74 @@
+"""What every command shares: argument types, the checks that name the command-line
+argument, the parent parsers of the common options, and messages on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+
+class CLIError(Exception):
+    """A user error: printed without a traceback, exit status 2."""
+
+
+def int_arg(text: str) -> int:
+    """An integer: ``1000000``, ``1_000_000`` or ``1e6``."""
+    s = text.strip().replace("_", "")
+    try:
+        return int(s)
+    except ValueError:
+        pass
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
+    if not math.isfinite(v) or v != int(v) or "e" not in s.lower():
+        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}")
+    return int(v)
+
+
+def float_arg(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+
+
+def checked(name: str, fn, *a):
+    """Run a check (anomgrad._validate), naming the command-line argument on error."""
+    try:
+        return fn(*a)
+    except (ValueError, TypeError) as e:
+        raise CLIError(f"argument {name}: {e}") from None
+
+
+def say(args, msg: str) -> None:
+    """A message on stderr unless ``--quiet``."""
+    if not args.quiet:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def _parent(*adders) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    for add in adders:
+        add(p)
+    return p
+
+
+QUIET = _parent(lambda p: p.add_argument("--quiet", "-q", action="store_true",
+                                         help="no progress bars or messages"))
+DEVICE = _parent(lambda p: p.add_argument("--device", default=None,
+                                          help="cuda, cuda:N or cpu (default: cuda if "
+                                               "available)"))
+SEED = _parent(lambda p: p.add_argument("--seed", type=int_arg, default=0,
+                                        help="integer in [0, 2**64) (default 0)"))
+OVERWRITE = _parent(lambda p: p.add_argument(
+    "--overwrite", action="store_true",
+    help="replace existing output (and discard OUT.partial) instead of refusing or resuming"))
+ANY_FAMILY = _parent(lambda p: p.add_argument(
+    "--any-family", action="store_true",
+    help="allow a dataset of the other family than the model's"))
+
+__all__ = ["ANY_FAMILY", "CLIError", "DEVICE", "OVERWRITE", "QUIET", "SEED", "checked",
+           "float_arg", "int_arg", "say"]

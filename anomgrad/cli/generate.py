@@ -1,0 +1,93 @@
+"""``anomgrad generate``: trajectories into a self-describing, resumable HDF5 file.
+
+Trajectories are generated and written in chunks of ``--chunk`` rows (default:
+``anomgrad.config.CLI_CHUNK_BYTES`` of output per chunk), so memory stays bounded
+whatever ``--n``; the file logic (``OUT.partial``, resume, refusals) is
+:func:`anomgrad.io.trajectories.write`.  ``--alpha-range LO HI`` draws one alpha per
+trajectory from (seed, trajectory index) (:func:`anomgrad.generate.range_alphas`).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+
+import numpy as np
+
+from .. import _validate as V
+from ..config import CLI_CHUNK_BYTES, MODELS
+from ..generate import check_alpha_range
+from ..io import trajectories
+from ._common import OVERWRITE, QUIET, SEED, CLIError, checked, float_arg, int_arg, say
+
+
+def add(sub) -> None:
+    p = sub.add_parser(
+        "generate", help="generate trajectories into an HDF5 file", parents=[SEED, OVERWRITE, QUIET],
+        description="Generate anomalous-diffusion trajectories into a self-describing, "
+                    "resumable HDF5 file (dataset x of shape (n, dim, T), per-row alpha, "
+                    "and the generation arguments as attributes).",
+        epilog="If interrupted, run the same command again to resume from OUT.partial.")
+    p.add_argument("--model", required=True, help=f"one of {', '.join(MODELS)}")
+    p.add_argument("--n", required=True, type=int_arg, help="number of trajectories")
+    p.add_argument("--T", required=True, type=int_arg, help="positions per trajectory (>= 2)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--alpha", type=float_arg, help="anomalous exponent for all trajectories")
+    g.add_argument("--alpha-range", nargs=2, type=float_arg, metavar=("LO", "HI"),
+                   help="one alpha per trajectory, uniform in (LO, HI), reproducible from "
+                        "(seed, trajectory index)")
+    p.add_argument("--dim", type=int_arg, default=2, help="1, 2 or 3 (default 2)")
+    p.add_argument("--start", type=int_arg, default=0,
+                   help="index of the first trajectory (default 0): row r is trajectory "
+                        "start + r")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                   help="stored precision (default float32)")
+    p.add_argument("--out", required=True, help="output HDF5 file")
+    p.add_argument("--chunk", type=int_arg, default=None,
+                   help="trajectories per chunk (default: about CLI_CHUNK_BYTES of output)")
+    p.set_defaults(func=run)
+
+
+def _params(args):
+    """The checked generation parameters and the chunk size."""
+    model = checked("--model", V.check_model, args.model)
+    n = checked("--n", V.check_int, "n", args.n, 1)
+    T = checked("--T", V.check_int, "T", args.T, 2, 2**32)
+    dim = checked("--dim", V.check_dim, args.dim)
+    seed = checked("--seed", V.check_seed, args.seed)
+    start = checked("--start", V.check_int, "start", args.start, 0, 2**64 - 1)
+    if start + n - 1 > 2**64 - 1:
+        raise CLIError(f"argument --start: start + n must be <= 2**64 (trajectory indices "
+                       f"are 64-bit), got start={start}, n={n}")
+    dtype = np.dtype(args.dtype)
+    alpha = alpha_range = None
+    if args.alpha_range is not None:
+        alpha_range = checked("--alpha-range", check_alpha_range, model, *args.alpha_range)
+    elif args.alpha is not None:
+        alpha = float(checked("--alpha", V.check_alpha, model, args.alpha, 1)[0])
+    elif model != "bm":
+        raise CLIError(f"argument --alpha: --alpha or --alpha-range is required for {model} "
+                       f"(valid alpha: {V.alpha_range_text(model)})")
+    row_bytes = dim * T * dtype.itemsize
+    if args.chunk is None:
+        chunk = max(1, CLI_CHUNK_BYTES // row_bytes)
+    else:
+        chunk = checked("--chunk", V.check_int, "chunk", args.chunk, 1)
+    params = trajectories.generation_params(model, n, T, dim, seed, start, dtype, alpha,
+                                            alpha_range)
+    return params, min(chunk, n)
+
+
+def run(args) -> int:
+    params, chunk = _params(args)
+    command = shlex.join(["anomgrad"] + list(args.argv))
+    r = trajectories.write(args.out, params, chunk=chunk, overwrite=args.overwrite,
+                           progress=not args.quiet, command=command,
+                           say=lambda m: say(args, m))
+    if r["status"] != "exists":
+        out, n = r["path"], params["n"]
+        shape = (n, params["dim"], params["T"])
+        say(args, f"wrote {out}: {n} {params['model']} trajectories, x {shape} "
+                  f"{params['dtype']}, {trajectories.fmt_bytes(os.path.getsize(out))}, in "
+                  f"{r['seconds']:.1f} s")
+    return 0

@@ -1,0 +1,179 @@
+"""Preprocessing of the ResAnDi input (docs/method.md §3), in numpy (Numba) and torch.
+
+1. keep the first T positions and AnDi-normalize each axis over them
+   (``ag.normalize``: increments / their population std, cumulative sum from 0);
+2. left-pad with zeros to 1000 steps: this is ``z``, stored in files too (noise for
+   robustness tests is added to ``z``, after normalization and before min-max);
+3. min-max scale each trajectory and axis to [0, 1] over all 1000 padded steps,
+   in float64 from the float32 ``z``, rounded once to float32.  A row whose 1000 values
+   are all equal has no range and is set to 0.
+
+Because ``z`` starts at 0 and the padding is 0, the padded steps of ``x`` equal the
+scaled first position ``x[..., 1000 - T]`` (they are 0 only when the start is the
+minimum).  :func:`preprocess` (Numba) and :func:`preprocess_torch` (any torch device)
+compute the same thing; min-max alone is bit-identical between the two, the
+normalization agrees to float32 rounding (summation order).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .. import _validate as V
+from ..processing import cut, normalize
+from .task import LENGTH
+
+PREPROCESSING = ("AnDi normalize each axis over the first T positions; left-pad with zeros to "
+                 "1000 (= z); min-max scale each row and axis over the 1000 steps "
+                 "(float64, rounded to float32; zero range -> 0)")
+
+
+
+def _check_lengths(lengths, n: int, high: int) -> np.ndarray:
+    return np.full(n, high, np.int64) if lengths is None else V.check_lengths(lengths, n, high)
+
+
+
+def normalize_padded(x: np.ndarray, lengths=None, length: int = LENGTH) -> np.ndarray:
+    """Steps 1-2: ``z`` (n, dim, length) float32, the first ``lengths[i]`` positions of
+    ``x[i]`` AnDi-normalized and left-padded with zeros.
+
+    ``x`` is (n, dim, T_in) float32/float64 with the trajectory in its first positions
+    (T_in may be shorter or longer than ``length``); ``lengths`` defaults to
+    ``min(T_in, length)``.
+    """
+    x = V.check_array("x", x, (3,))
+    n, dim, T_in = x.shape
+    L = _check_lengths(lengths, n, min(T_in, length))
+    src = np.zeros((n, dim, length), np.float32)
+    k = min(T_in, length)
+    src[..., :k] = x[..., :k]
+    _, c = cut(src, L)
+    return normalize(c, lengths=L)
+
+
+
+@njit(parallel=True, cache=True)
+def _minmax(z, out):
+    n, dim, T = z.shape
+    for i in prange(n):
+        for a in range(dim):
+            mn = np.inf
+            mx = -np.inf
+            for t in range(T):
+                v = np.float64(z[i, a, t])
+                if v < mn:
+                    mn = v
+                if v > mx:
+                    mx = v
+            r = mx - mn
+            if r > 0.0:
+                for t in range(T):
+                    out[i, a, t] = (np.float64(z[i, a, t]) - mn) / r
+            else:
+                for t in range(T):
+                    out[i, a, t] = 0.0
+
+
+
+def minmax(z: np.ndarray) -> np.ndarray:
+    """Step 3: min-max scale every row and axis of ``z`` (n, dim, T) to [0, 1] over all T
+    steps (float64 arithmetic, float32 result; a row with zero range becomes 0)."""
+    z = V.check_array("z", z, (3,))
+    if not np.isfinite(z).all():
+        raise ValueError("z must be finite (NaN or inf found)")
+    out = np.empty(z.shape, np.float32)
+    _minmax(z, out)
+    return out
+
+
+
+def preprocess(x: np.ndarray, lengths=None, length: int = LENGTH) -> np.ndarray:
+    """The network input of docs/method.md §3 from raw trajectories: ``minmax(normalize_padded(x,
+    lengths))``, (n, dim, 1000) float32."""
+    return minmax(normalize_padded(x, lengths, length))
+
+
+
+def _torch_lengths(lengths, x):
+    import torch  # lazy: torch (the numpy path does without)
+
+    n, T_in = x.shape[0], x.shape[-1]
+    if lengths is None:
+        return torch.full((n,), T_in, dtype=torch.int64, device=x.device)
+    L = torch.as_tensor(lengths, device=x.device)
+    if L.dim() != 1 or L.shape[0] != n:
+        raise ValueError(f"lengths must be a 1-D tensor of length n={n}, got shape "
+                         f"{tuple(L.shape)}")
+    if L.is_floating_point() or L.dtype == torch.bool:
+        raise TypeError(f"lengths must be integers, got {L.dtype}")
+    return L.to(torch.int64)
+
+
+
+def normalize_torch(x, lengths=None, length: int = LENGTH, check: bool = True):
+    """Torch twin of :func:`normalize_padded`: (n, dim, T_in) -> (n, dim, length) float32
+    on ``x``'s device, arithmetic in float64.  ``check`` validates ``lengths`` (one
+    device-to-host sync)."""
+    import torch  # lazy: torch (the numpy path does without)
+
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch tensor, got {type(x).__name__}")
+    if x.dim() != 3 or not x.is_floating_point():
+        raise ValueError(f"x must be a floating-point tensor (n, dim, T), got "
+                         f"{tuple(x.shape)} {x.dtype}")
+    n, dim, T_in = x.shape
+    k = min(T_in, length)
+    L = _torch_lengths(lengths, x)
+    if lengths is None:
+        L = L.clamp(max=k)
+    if check and n and (int(L.min()) < 1 or int(L.max()) > k):
+        raise ValueError(f"lengths must be in [1, {k}], got values in "
+                         f"[{int(L.min())}, {int(L.max())}]")
+    x64 = x[..., :k].to(torch.float64)
+    d = x64[..., 1:] - x64[..., :-1]  # (n, dim, k-1)
+    t = torch.arange(k - 1, device=x.device)
+    valid = (t[None, :] < (L - 1)[:, None])[:, None, :]  # (n, 1, k-1)
+    m = (L - 1).clamp(min=1).to(torch.float64)[:, None, None]
+    dv = torch.where(valid, d, torch.zeros((), dtype=d.dtype, device=d.device))
+    mean = dv.sum(-1, keepdim=True) / m
+    dev = torch.where(valid, d - mean, torch.zeros((), dtype=d.dtype, device=d.device))
+    sd = torch.sqrt((dev * dev).sum(-1, keepdim=True) / m)
+    sd = torch.where(sd == 0, torch.ones_like(sd), sd)
+    c = torch.cumsum(dv / sd, dim=-1)
+    zo = torch.cat([torch.zeros_like(c[..., :1]), c], dim=-1).to(torch.float32)  # (n, dim, k)
+    # left-pad: out[t] = zo[t - (length - L)] where that index is >= 0
+    src = torch.arange(length, device=x.device)[None, :] - (length - L)[:, None]  # (n, length)
+    keep = (src >= 0)[:, None, :]
+    idx = src.clamp(min=0, max=k - 1)[:, None, :].expand(n, dim, length)
+    out = torch.gather(zo, -1, idx)
+    return torch.where(keep, out, torch.zeros((), dtype=out.dtype, device=out.device))
+
+
+
+def minmax_torch(z):
+    """Torch twin of :func:`minmax` (bit-identical on CPU): float32 result on ``z``'s
+    device."""
+    import torch  # lazy: torch (the numpy path does without)
+
+    if not isinstance(z, torch.Tensor) or z.dim() != 3:
+        raise ValueError("z must be a 3-D torch tensor (n, dim, T)")
+    z64 = z.to(torch.float64)
+    mn = z64.amin(-1, keepdim=True)
+    mx = z64.amax(-1, keepdim=True)
+    r = mx - mn
+    pos = r > 0
+    out = (z64 - mn) / torch.where(pos, r, torch.ones_like(r))
+    out = torch.where(pos, out, torch.zeros_like(out))
+    return out.to(torch.float32)
+
+
+
+def preprocess_torch(x, lengths=None, length: int = LENGTH, check: bool = True):
+    """Torch twin of :func:`preprocess` for on-the-fly batches on the GPU (or CPU)."""
+    return minmax_torch(normalize_torch(x, lengths, length, check))
+
+
+__all__ = ["PREPROCESSING", "minmax", "minmax_torch", "normalize_padded", "normalize_torch",
+           "preprocess", "preprocess_torch"]

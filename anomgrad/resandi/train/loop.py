@@ -1,0 +1,423 @@
+"""The training loop: one :class:`Run` sets up data, model and optimizer (or resumes
+them from ``last.pt``), trains epoch by epoch, validates, keeps the checkpoints and
+metrics, and ends with ``summary.json`` (and the test evaluation when asked)."""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel as DDP
+from tqdm import tqdm
+
+from ..._version import __version__
+from ...generate import generate
+from ...io.atomic import atomic_torch_save, atomic_write_csv, atomic_write_json
+from .. import datasets as D
+from ..evaluate import evaluate
+from ..nn import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, ResAnDi, load_state_dict_checked,
+                  save_checkpoint)
+from .data import EpochItems, FreshBatches, H5Files, file_batches, make_val, worker_init
+from .recipes import TrainError
+from .schedule import lr_at, make_optimizer, plan_total
+from .state import plot_history, prepare_out, rng_state, set_rng_state
+
+
+def evaluate_set(model, xv, yv, dev, amp, dist, batch=1024):
+    """Mean cross-entropy and accuracy of ``model`` on this rank's validation share,
+    reduced over ranks."""
+    model.eval()
+    loss = torch.zeros((), dtype=torch.float64, device=dev)
+    correct = torch.zeros((), dtype=torch.float64, device=dev)
+    count = torch.zeros((), dtype=torch.float64, device=dev)
+    with torch.no_grad():
+        for s in range(0, xv.shape[0], batch):
+            xb = xv[s:s + batch].to(dev, non_blocking=True)
+            yb = yv[s:s + batch].to(dev, non_blocking=True)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                logits = model(xb)
+            logits = logits.float()
+            loss += F.cross_entropy(logits, yb, reduction="sum").double()
+            correct += (logits.argmax(1) == yb).sum().double()
+            count += yb.numel()
+    t = dist.all_sum(torch.stack([loss, correct, count]))
+    n = max(1.0, float(t[2]))
+    return float(t[0]) / n, float(t[1]) / n
+
+
+class Run:
+    """One call of :func:`anomgrad.train` after its arguments are resolved."""
+
+    def __init__(self, cfg, dev, dist, out, *, resume, overwrite, progress, callback,
+                 stop_after, t_start, det):
+        self.cfg, self.dev, self.dist = cfg, dev, dist
+        self.rank, self.world = dist.rank, dist.world
+        self.show = progress and self.rank == 0
+        self.out = os.fspath(out)
+        self.callback, self.stop_after, self.t_start, self.det = callback, stop_after, t_start, det
+        self.t_warm = None  # time budget: when the second half of the warm-up started
+        self._setup_data()
+        self.ck = prepare_out(self.out, cfg, dist, resume, overwrite)
+        self.xv, self.yv, self.n_val = make_val(cfg, dist)
+        if dev.type == "cuda":  # kept on the GPU for the per-epoch validation
+            self.xv, self.yv = self.xv.to(dev), self.yv.to(dev)
+        self._setup_model()
+        self._setup_loader()
+        self.cfg_out = dict(cfg, device=str(dev), world_size=self.world, workers=self.nworkers,
+                            generator=self.gen_backend, deterministic=bool(det),
+                            steps_per_epoch=self.spe, n_val=self.n_val,
+                            n_train=None if self.files is None else len(self.files),
+                            torch_version=str(torch.__version__))
+        if self.rank == 0:
+            atomic_write_json(os.path.join(self.out, "config.json"), self.cfg_out)
+
+    # ---- setup ------------------------------------------------------------------------
+
+    def _setup_data(self) -> None:
+        cfg, world = self.cfg, self.world
+        self.fresh = self.files = None
+        if cfg["source"] == "fresh":
+            ncls = len(cfg["classes"])
+            if cfg["batch_size"] % (ncls * world):
+                raise TrainError(f"batch_size {cfg['batch_size']} must be a multiple of classes "
+                                 f"x ranks = {ncls} x {world} for fresh batches")
+            self.spe = cfg["epoch_samples"] // cfg["batch_size"]
+            self.fresh = FreshBatches(cfg["family"], cfg["seed"], cfg["classes"],
+                                      cfg["batch_size"] // ncls, self.rank, world)
+        else:
+            infos = [D.inspect(p, family=cfg["family"], split="train") for p in cfg["data"]]
+            cls = {tuple(i["params"]["classes"]) for i in infos}
+            if len(cls) > 1:
+                raise TrainError("data: the train files hold different class subsets")
+            ids = [(i["params"]["seed"], i["params"]["file"]) for i in infos]
+            if len(set(ids)) != len(ids):
+                raise TrainError("data: two train files have the same seed and file number "
+                                 "(the same trajectories)")
+            cfg["classes"] = list(next(iter(cls)))
+            self.files = H5Files(cfg["data"], cfg["family"])
+            self.n_train = len(self.files)
+            self.spe = len(file_batches(self.n_train, cfg["batch_size"], cfg["seed"], 0, 0,
+                                        world))
+        if cfg["warmup_steps"] is None:  # fast recipe: 500 steps, or 10 % of a short run
+            nominal = cfg["total_steps"] or cfg["epochs"] * self.spe
+            cfg["warmup_steps"] = min(500, max(1, nominal // 10))
+
+    def _setup_model(self) -> None:
+        cfg, dev = self.cfg, self.dev
+        torch.manual_seed(cfg["seed"])
+        self.model = ResAnDi(width=cfg["width"]).to(dev)
+        self.opt = make_optimizer(cfg, self.model)
+        self.history, self.best_loss, self.best_epoch, self.bad = [], None, None, 0
+        self.start_epoch, self.step, self.planned = 0, 0, False
+        self.total = cfg["total_steps"] or cfg["epochs"] * self.spe
+        ck = self.ck
+        if ck is not None:
+            load_state_dict_checked(self.model, ck["model"], os.path.join(self.out, "last.pt"))
+            self.opt.load_state_dict(ck["optimizer"])
+            self.history = list(ck["history"])
+            es = ck["early_stopping"]
+            self.best_loss, self.best_epoch = es["best_val_loss"], es["best_epoch"]
+            self.bad = es["bad_epochs"]
+            self.start_epoch, self.step = int(ck["epoch"]), int(ck["step"])
+            self.total = int(ck["total_steps"])
+            self.planned = bool(ck.get("planned"))
+            set_rng_state(ck.get("rng", {}), dev)
+            if ck.get("stopped") in ("early_stopping", "time_budget"):
+                self.start_epoch = 10**9  # finished: nothing left to do
+        self.n_epochs = math.ceil(self.total / self.spe)
+        self.amp = cfg["amp"] == "bf16" and dev.type == "cuda"
+        self.net = self.model
+        if self.world > 1:
+            self.net = DDP(self.model, device_ids=[dev.index] if dev.type == "cuda" else None)
+        if cfg["compile"]:
+            self.net = torch.compile(self.net)
+
+    def _generator_backend(self) -> str:
+        """Where fresh batches are generated: CPU workers overlap completely with training;
+        generating on the GPU in the training process costs GPU time and host syncs, so
+        "auto" picks it only when there are few CPU cores per GPU."""
+        backend = self.cfg["generator"]
+        if self.fresh is None or backend != "auto":
+            return backend
+        if self.dev.type == "cuda" and self.nworkers < 3:
+            try:
+                generate("bm", 8, 16, None, 2, 0, device=str(self.dev))
+                return "cuda"
+            except Exception:  # no CUDA generators in this build: CPU workers
+                return "cpu"
+        return "cpu"
+
+    def _setup_loader(self) -> None:
+        nworkers = self.cfg["workers"]
+        if nworkers is None:
+            ncpu = os.cpu_count() or 1
+            nworkers = 0 if self.dev.type == "cpu" else max(1, min(8, ncpu // self.world - 1))
+        self.nworkers = nworkers
+        self.gen_backend = self._generator_backend()
+        self.sampler = EpochItems()
+        self.loader = None
+        if self.fresh is None or self.gen_backend == "cpu":
+            kw = {}
+            if nworkers > 0:
+                kw = dict(num_workers=nworkers, multiprocessing_context=mp.get_context("spawn"),
+                          persistent_workers=True, prefetch_factor=4, worker_init_fn=worker_init)
+            self.loader = torch.utils.data.DataLoader(
+                self.fresh if self.fresh is not None else self.files, batch_size=None,
+                sampler=self.sampler, pin_memory=self.dev.type == "cuda", **kw)
+
+    def batches(self, epoch, nsteps):
+        """The (input, label) batches of ``epoch``'s first ``nsteps`` steps, on the device."""
+        dev, fresh = self.dev, self.fresh
+        if fresh is not None:
+            self.sampler.items = [(epoch, b) for b in range(nsteps)]
+        else:
+            self.sampler.items = file_batches(self.n_train, self.cfg["batch_size"],
+                                              self.cfg["seed"], epoch, self.rank,
+                                              self.world)[:nsteps]
+        if self.loader is None:  # GPU generation in this process
+            for e, b in self.sampler.items:
+                x, T, y = fresh.device_batch(e, b, dev)
+                yield D.preprocess_torch(x.to(dev), T.to(dev), check=False), y.to(dev)
+            return
+        for item in self.loader:
+            if fresh is not None:
+                x, T, y = item
+                x = D.preprocess_torch(x.to(dev, non_blocking=True),
+                                       T.to(dev, non_blocking=True), check=False)
+            else:
+                x, y = item
+                x = x.to(dev, non_blocking=True)
+            yield x, y.to(dev, non_blocking=True)
+
+    # ---- files ----------------------------------------------------------------------
+
+    def checkpoint(self, epoch_done, stopped=None) -> None:
+        """``last.pt``: everything needed to continue (rank 0)."""
+        if self.rank != 0:
+            return
+        cfg = self.cfg
+        state = {
+            "format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION,
+            "arch": self.model.config, "family": cfg["family"], "classes": cfg["classes"],
+            "recipe": cfg["recipe"], "config": cfg, "planned": self.planned,
+            "epoch": epoch_done, "step": self.step, "total_steps": self.total,
+            "steps_per_epoch": self.spe, "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "early_stopping": {"best_val_loss": self.best_loss, "best_epoch": self.best_epoch,
+                               "bad_epochs": self.bad},
+            "history": self.history, "rng": rng_state(self.dev), "stopped": stopped,
+            "anomgrad_version": str(__version__), "torch_version": str(torch.__version__),
+        }
+        atomic_torch_save(state, os.path.join(self.out, "last.pt"))
+
+    def save_best(self, epoch_done, val_loss, val_acc) -> None:
+        if self.rank != 0:
+            return
+        cfg = self.cfg
+        save_checkpoint(os.path.join(self.out, "best.pt"), self.model, cfg["family"],
+                        classes=cfg["classes"], recipe=cfg["recipe"], config=cfg,
+                        epoch=epoch_done, step=self.step, val_loss=val_loss, val_acc=val_acc)
+
+    def write_metrics(self) -> None:
+        if self.rank != 0 or not self.history:
+            return
+        atomic_write_csv(os.path.join(self.out, "metrics.csv"), self.history)
+        atomic_write_json(os.path.join(self.out, "metrics.json"),
+                          {"config": self.cfg_out, "history": self.history})
+        plot_history(self.history, os.path.join(self.out, "training.png"),
+                     f"ResAnDi, {self.cfg['family']} T, recipe {self.cfg['recipe']}")
+
+    # ---- the loop --------------------------------------------------------------------
+
+    def _plan(self, nsteps, epoch, half):
+        """Time budget: fix the total steps at the end of the warm-up (module
+        ``schedule``).  Returns the (possibly shorter) number of steps of this epoch."""
+        if self.dev.type == "cuda":
+            torch.cuda.synchronize(self.dev)
+        # checkpoint: weights + two Adam moments, written at ~200 MB/s
+        nbytes = 12 * sum(p.numel() for p in self.model.parameters())
+        total = plan_total(self.cfg, self.step, half, self.t_warm, self.t_start,
+                           60.0 * self.cfg["minutes"], self.spe, self.n_val, self.world,
+                           save_seconds=0.5 + nbytes / 2e8)
+        self.total = int(self.dist.broadcast_obj(total))
+        self.planned = True
+        if self.rank == 0:
+            self.cfg_out["planned_total_steps"] = self.total
+            atomic_write_json(os.path.join(self.out, "config.json"), self.cfg_out)
+        self.n_epochs = math.ceil(self.total / self.spe)
+        return min(nsteps, self.total - epoch * self.spe)
+
+    def _train_epoch(self, epoch: int, nsteps: int):
+        """Optimizer steps of one epoch; returns (loss sum, correct, seen, wait seconds)."""
+        cfg, dev = self.cfg, self.dev
+        self.net.train()
+        loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
+        corr_sum = torch.zeros((), dtype=torch.float64, device=dev)
+        seen = torch.zeros((), dtype=torch.float64, device=dev)
+        wait = 0.0
+        budget = cfg["minutes"] is not None and not self.planned and cfg["total_steps"] is None
+        half = max(1, cfg["warmup_steps"] // 2)
+        bar = tqdm(total=nsteps, disable=not self.show, desc=f"epoch {epoch + 1}/{self.n_epochs}",
+                   unit="step", mininterval=1.0, file=sys.stderr, leave=False)
+        it = self.batches(epoch, nsteps)
+        b = 0
+        while b < nsteps:
+            tw = time.perf_counter()
+            try:
+                x, y = next(it)
+            except StopIteration:
+                break
+            wait += time.perf_counter() - tw
+            lr = lr_at(cfg, self.step, epoch, self.total)
+            for g in self.opt.param_groups:
+                g["lr"] = lr
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.amp):
+                logits = self.net(x)
+            loss = F.cross_entropy(logits.float(), y)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.step += 1
+            with torch.no_grad():
+                loss_sum += loss.detach().double() * y.numel()
+                corr_sum += (logits.detach().argmax(1) == y).sum().double()
+                seen += y.numel()
+            if self.callback is not None:
+                self.callback({"epoch": epoch, "step": self.step, "batch": b,
+                               "loss": loss.detach()})
+            bar.update(1)
+            if self.show and (b % 50 == 0 or b == nsteps - 1):
+                bar.set_postfix(loss=f"{float(loss.detach()):.4f}", lr=f"{lr:.2e}")
+            if budget and not self.planned:
+                if self.step == half:
+                    if dev.type == "cuda":
+                        torch.cuda.synchronize(dev)
+                    self.t_warm = time.perf_counter()
+                elif self.step == max(cfg["warmup_steps"], half + 1) and self.t_warm is not None:
+                    nsteps = self._plan(nsteps, epoch, half)
+                    bar.total = nsteps
+            b += 1
+        bar.close()
+        del it
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        return loss_sum, corr_sum, seen, wait
+
+    def _end_epoch(self, epoch, t0, sums, wait):
+        """Validate, record, checkpoint; returns why to stop (or None)."""
+        cfg, dist = self.cfg, self.dist
+        t_train = time.perf_counter() - t0
+        tr = dist.all_sum(torch.stack(list(sums)))
+        if self.world > 1:  # BN running statistics: each rank's last batches -> their mean
+            for buf in self.model.buffers():
+                if buf.is_floating_point():
+                    dist.all_sum(buf.data)
+                    buf.data /= self.world
+        # the unwrapped model: DDP's per-forward buffer broadcast would need equal numbers
+        # of validation batches on every rank (buffers are equal anyway)
+        val_loss, val_acc = evaluate_set(self.model, self.xv, self.yv, self.dev, self.amp, dist)
+        epoch += 1
+        improved = self.best_loss is None or val_loss <= self.best_loss - cfg["min_delta"]
+        if improved:
+            self.best_loss, self.best_epoch, self.bad = val_loss, epoch, 0
+        else:
+            self.bad += 1
+        n_seen = float(tr[2])
+        self.history.append({
+            "epoch": epoch, "step": self.step,
+            "lr": lr_at(cfg, self.step - 1, epoch - 1, self.total),
+            "train_loss": float(tr[0]) / max(1.0, n_seen),
+            "train_acc": float(tr[1]) / max(1.0, n_seen),
+            "val_loss": val_loss, "val_acc": val_acc, "improved": bool(improved),
+            "samples": int(n_seen), "train_seconds": round(t_train, 3),
+            "samples_per_s": round(n_seen / t_train, 1) if t_train > 0 else None,
+            "data_wait_seconds": round(wait, 3),
+            "epoch_seconds": round(time.perf_counter() - t0, 3),
+            "elapsed_seconds": round(time.perf_counter() - self.t_start, 3),
+        })
+        stopped = None
+        if cfg["patience"] is not None and self.bad >= cfg["patience"]:
+            stopped = "early_stopping"
+        elif cfg["minutes"] is not None and epoch < self.n_epochs:
+            per_epoch = self.history[-1]["epoch_seconds"] + 2.0
+            if time.perf_counter() - self.t_start + per_epoch > 60.0 * cfg["minutes"] * 1.02:
+                stopped = "time_budget"
+        if improved:
+            self.save_best(epoch, val_loss, val_acc)
+        self.checkpoint(epoch, stopped)
+        self.write_metrics()
+        if self.show:
+            h = self.history[-1]
+            print(f"epoch {epoch}/{self.n_epochs}: train loss {h['train_loss']:.4f} acc "
+                  f"{100 * h['train_acc']:.2f}% | val loss {val_loss:.4f} acc "
+                  f"{100 * val_acc:.2f}%{' *' if improved else ''} | "
+                  f"{h['samples_per_s']:.0f} samples/s", file=sys.stderr, flush=True)
+        return stopped
+
+    def run(self) -> dict:
+        stopped = None
+        epochs_this_call = 0
+        epoch = self.start_epoch
+        while epoch < self.n_epochs:
+            nsteps = min(self.spe, self.total - epoch * self.spe)
+            if nsteps <= 0:
+                break
+            t0 = time.perf_counter()
+            *sums, wait = self._train_epoch(epoch, nsteps)
+            stopped = self._end_epoch(epoch, t0, sums, wait)
+            epoch += 1
+            epochs_this_call += 1
+            if stopped:
+                break
+            if self.stop_after is not None and epochs_this_call >= self.stop_after:
+                stopped = "stop_after"
+                break
+        if stopped is None:
+            stopped = "completed" if self.history else "nothing_to_do"
+            if self.ck is not None and self.ck.get("stopped") in ("early_stopping", "time_budget"):
+                stopped = self.ck["stopped"]
+        self.dist.barrier()
+        summary = self._finish(stopped)
+        self.dist.barrier()
+        return {"model": self.model, "history": self.history, "best_val_loss": self.best_loss,
+                "best_epoch": self.best_epoch, "epochs_completed": len(self.history),
+                "stopped": stopped, "total_steps": self.total, "out": self.out,
+                "config": self.cfg_out, "summary": summary}
+
+    def _finish(self, stopped) -> dict:
+        """``summary.json`` and, with a test file, the evaluation of ``best.pt``."""
+        h = self.history
+        train_s = sum(r["train_seconds"] for r in h)
+        summary = {
+            "stopped": stopped, "epochs_completed": len(h), "total_steps": self.total,
+            "steps_per_epoch": self.spe, "best_val_loss": self.best_loss,
+            "best_epoch": self.best_epoch,
+            "best_val_acc": next((r["val_acc"] for r in h if r["epoch"] == self.best_epoch), None),
+            "final_val_acc": h[-1]["val_acc"] if h else None,
+            "wall_seconds_this_call": round(time.perf_counter() - self.t_start, 3),
+            "train_seconds_total": round(train_s, 3),
+            "mean_samples_per_s": (round(sum(r["samples"] for r in h) / max(1e-9, train_s), 1)
+                                   if h else None),
+            "device": str(self.dev), "world_size": self.world,
+            "device_name": (torch.cuda.get_device_name(self.dev) if self.dev.type == "cuda"
+                            else "cpu"),
+        }
+        if self.rank == 0 and stopped != "stop_after":
+            path = os.path.join(self.out, "summary.json")
+            atomic_write_json(path, summary)
+            best = os.path.join(self.out, "best.pt")
+            if self.cfg["test"] is not None and os.path.exists(best):
+                res = evaluate(best, self.cfg["test"], out=os.path.join(self.out, "eval"),
+                               device=str(self.dev), progress=self.show)
+                summary["test_accuracy"] = res["accuracy"]
+                summary["test_macro_f1"] = res["macro_f1"]
+                atomic_write_json(path, summary)
+        return summary
+
+
+__all__ = ["Run", "evaluate_set"]
