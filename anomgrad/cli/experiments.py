@@ -44,12 +44,15 @@ def run_erasure(args) -> int:
 
 def add_augment(sub) -> None:
     p = sub.add_parser(
-        "augment", parents=[SEED, DEVICE, QUIET], help="targeted vs random rotation augmentation, noise sweep (Fig. 5)",
+        "augment", parents=[SEED, DEVICE, QUIET],
+        help="targeted vs random rotation augmentation, noise sweep (Fig. 5)",
         description="Rank the training trajectories per class by mean Grad-CAM of a base "
                     "varying-T model; the top 60% get one copy rotated by U(0, 2 pi) "
                     "(targeted arm), or as many rows drawn at random per class (random arm); "
                     "train --models networks per arm and test them with localization noise "
-                    "sigma = 0, 0.1, ..., 1.0 added to clean copies of the test set. Missing "
+                    "added to clean copies of the test set, at the paper's effective levels "
+                    "sigma = 0, 0.1, 0.224, ..., 1.962 (its noise accumulated across the "
+                    "nominal levels 0, 0.1, ..., 1.0; docs/method.md §7). Missing "
                     "--train/--val/--test files and --base are built in --out.",
         epilog="Resumable: every dataset, model and noise level already done is kept.")
     p.add_argument("--out", required=True, help="output directory")
@@ -67,8 +70,11 @@ def add_augment(sub) -> None:
                    help="training files built for the base model (default 5)")
     p.add_argument("--fraction", type=float_arg, default=0.6,
                    help="share of every class that gets a rotated copy (default 0.6)")
+    p.add_argument("--noise-grid", choices=("effective", "nominal"), default="effective",
+                   help="effective: the paper's levels as the noise it actually added "
+                        "(default); nominal: 0, 0.1, ..., 1.0 on clean copies")
     p.add_argument("--sigmas", type=float_arg, nargs="+", default=None,
-                   help="noise levels (default 0 0.1 ... 1.0)")
+                   help="noise levels of your own (instead of --noise-grid)")
     p.add_argument("--recipe", choices=("paper", "fast"), default="paper",
                    help="training recipe of every network (default paper)")
     p.add_argument("--width", type=int_arg, default=64)
@@ -85,11 +91,11 @@ def add_augment(sub) -> None:
 
 def run_augment(args) -> int:
     from ..experiments import augment as A  # lazy: torch
-    from ..experiments.noise import SIGMAS  # lazy: torch
+    from ..experiments.noise import GRIDS  # lazy: torch
 
     r = A.run(args.out, models=args.models, train=args.train, val=args.val, test=args.test,
               base=args.base, n_per_class=args.n_per_class, base_files=args.base_files,
-              fraction=args.fraction, sigmas=SIGMAS if args.sigmas is None else args.sigmas,
+              fraction=args.fraction, sigmas=GRIDS[args.noise_grid] if args.sigmas is None else args.sigmas,
               seed=args.seed, recipe=args.recipe, width=args.width, epochs=args.epochs,
               batch_size=args.batch_size, lr=args.lr, total_steps=args.total_steps,
               minutes=args.minutes, test_rows=args.test_rows, device=args.device,

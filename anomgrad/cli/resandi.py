@@ -122,6 +122,9 @@ def add_train(sub) -> None:
     p.add_argument("--patience", type=int_arg, default=None)
     p.add_argument("--min-delta", type=float_arg, default=None)
     p.add_argument("--warmup-steps", type=int_arg, default=None)
+    p.add_argument("--batch-order", choices=("files", "global"), default=None,
+                   help="rows of --data files: files (in turn, shuffled within each: the "
+                        "published order, paper default) or global (one permutation)")
     p.add_argument("--generator", choices=("auto", "cpu", "cuda"), default="auto",
                    help="where fresh trajectories are generated (default auto)")
     p.set_defaults(func=run_train)
@@ -138,7 +141,8 @@ def run_train(args) -> int:
               workers=args.workers, width=args.width, classes=args.classes, amp=args.amp,
               compile=args.compile, deterministic=args.deterministic, patience=args.patience,
               min_delta=args.min_delta, warmup_steps=args.warmup_steps,
-              total_steps=args.total_steps, generator=args.generator, progress=not args.quiet)
+              total_steps=args.total_steps, generator=args.generator,
+              batch_order=args.batch_order, progress=not args.quiet)
     s = r["summary"]
     if r["config"].get("world_size", 1) == 1 or int(os.environ.get("RANK", "0")) == 0:
         acc = s.get("best_val_acc")

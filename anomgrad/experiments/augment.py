@@ -270,7 +270,8 @@ def _summary(settings, files, base, sets, sel, labels, acc, results, test_rows_u
 
 
 def _write_tables(out, summary) -> None:
-    """augment.csv (per level, beside the paper's) and augment_models.csv."""
+    """augment.csv (per level, beside the paper's level of the same effective sigma) and
+    augment_models.csv."""
     summ, sigmas, seed = summary["summary"], summary["settings"]["sigmas"], summary["settings"]["seed"]
     P = N.PAPER
     table = []
@@ -279,15 +280,15 @@ def _write_tables(out, summary) -> None:
         for key in ("targeted", "targeted_sem", "random", "random_sem", "difference",
                     "difference_unc", "paired_difference", "paired_difference_sem"):
             row[key] = round(summ[key][i], 4)
-        if s in P["sigma"]:
-            j = P["sigma"].index(s)
+        j = N.paper_level(s)
+        if j is not None:
             row.update(paper_targeted=P["targeted"][j], paper_random=P["random"][j],
                        paper_difference=round(P["targeted"][j] - P["random"][j], 2),
-                       paper_effective_sigma=P["effective_sigma"][j])
+                       paper_nominal_sigma=P["sigma"][j])
         table.append(row)
     atomic_write_csv(os.path.join(out, "augment.csv"), table,
                      list(table[0]) + [k for k in ("paper_targeted", "paper_random",
-                                                   "paper_difference", "paper_effective_sigma")
+                                                   "paper_difference", "paper_nominal_sigma")
                                        if k not in table[0]])
     acc = summary["accuracy"]
     atomic_write_csv(os.path.join(out, "augment_models.csv"),

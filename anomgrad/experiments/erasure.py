@@ -3,10 +3,18 @@
 For every trajectory and every decile band (p, p + 10) of its own upsampled layer-4
 Grad-CAM (signed, nearest, target = true label), every Grad-CAM cell whose values all
 lie strictly inside the band is erased (set to 0 in both axes of the min-max-scaled
-input) and the trajectory is scored again.  The baseline erases the same number of
-cells chosen uniformly at random (without replacement).  The band masks come from the
-fused Grad-CAM kernel; the random cells from a seeded torch generator, so a run is
-reproducible.
+input) and the trajectory is scored again.  The band masks come from the fused Grad-CAM
+kernel.  Two random baselines erase as much at random (both are in every result):
+
+* ``random`` (random cells): the same number of cells, uniformly without replacement
+  (the published code's ``random="Pure"``, the path whose result files the authors
+  committed); drawn from a seeded torch generator;
+* ``random_runs`` (random runs): runs of consecutive cells with the lengths of the
+  targeted runs, in a random order, each placed at a uniform start where it overlaps no
+  earlier run and does not reach the last cell (the published ``get_random_indexes``,
+  its other option).  Where no such placement exists (the published code would loop for
+  ever) the row falls back to random cells and ``random_runs_fallback`` counts it.
+  Drawn from a seeded numpy generator, so a run is reproducible.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ from . import paper
 from .common import balanced_rows, check_checkpoint, seed_int
 
 BAND_LABELS = [f"{10 * b}-{10 * b + 10}" for b in range(10)]
+BASELINES = ("targeted", "random", "random_runs")  # what is erased: the band, or as much at random
+RUNS_TAG = 0x2A5  # the random-runs generator: SeedSequence([seed, RUNS_TAG])
 
 
 def _erase(x: torch.Tensor, cell_mask: torch.Tensor, step_cell: torch.Tensor) -> torch.Tensor:
@@ -44,6 +54,49 @@ def _random_like(cell_mask: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return (ranks < k.cpu()).to(cell_mask.device)
 
 
+def _runs(row: np.ndarray) -> list[int]:
+    """Lengths of the runs of consecutive True cells of a boolean row."""
+    edges = np.diff(np.concatenate([[0], row.astype(np.int8), [0]]))
+    return (np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).tolist()
+
+
+def _place_runs(lengths, L: int, g: np.random.Generator):
+    """Cells of the runs ``lengths`` placed in a random order at uniform free starts that
+    keep the last cell free; None when they do not fit."""
+    taken = np.zeros(L, bool)
+    for length in g.permutation(np.asarray(lengths, np.int64)):
+        free = np.concatenate([[0], np.cumsum(~taken[:L - 1])])  # free cells before each index
+        starts = np.arange(0, L - length)  # start + length <= L - 1: never the last cell
+        ok = starts[free[starts + length] - free[starts] == length]
+        if ok.size == 0:
+            return None
+        s = int(ok[g.integers(ok.size)])
+        taken[s:s + length] = True
+    return taken
+
+
+def random_runs_like(cell_mask, g: np.random.Generator, tries: int = 20):
+    """Per row, runs with the lengths of ``cell_mask``'s runs placed at random (module
+    docstring); returns ``(mask, rows that fell back to random cells)``."""
+    mask = np.asarray(cell_mask, bool)
+    out = np.zeros_like(mask)
+    fallback = 0
+    for i, row in enumerate(mask):
+        lengths = _runs(row)
+        if not lengths:
+            continue
+        for _ in range(tries):
+            placed = _place_runs(lengths, mask.shape[1], g)
+            if placed is not None:
+                break
+        if placed is None:
+            placed = np.zeros(mask.shape[1], bool)
+            placed[g.choice(mask.shape[1], int(row.sum()), replace=False)] = True
+            fallback += 1
+        out[i] = placed
+    return out, fallback
+
+
 @torch.no_grad()
 def _predict(model, x):
     return model(x).argmax(1)
@@ -51,12 +104,13 @@ def _predict(model, x):
 
 def erasure(model: torch.nn.Module, x, y, *, layer: str = "layer4", nbands: int = 10,
             seed: int = 0, batch_size: int = 512, progress: bool = True) -> dict:
-    """Accuracy after erasing each Grad-CAM band, against random erasure.
+    """Accuracy after erasing each Grad-CAM band, against both random baselines.
 
     x : (n, 2, T) preprocessed inputs (numpy or tensor, on the model's device or CPU);
     y : (n,) true labels.  Returns a dict with per-band accuracies (``targeted``,
-    ``random``), their per-class breakdown, the mean number of erased cells per band and
-    the accuracy without erasure.
+    ``random`` (random cells), ``random_runs``), their per-class breakdown, the mean
+    number of erased cells per band, ``random_runs_fallback`` (rows per band whose runs
+    did not fit) and the accuracy without erasure.
     """
     dev = next(model.parameters()).device
     x = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x, dtype=torch.float32)
@@ -69,9 +123,11 @@ def erasure(model: torch.nn.Module, x, y, *, layer: str = "layer4", nbands: int 
     n, _, T = x.shape
     C = model.fc.out_features if hasattr(model, "fc") else int(y.max()) + 1
     gen = torch.Generator().manual_seed(seed)
+    g_runs = np.random.Generator(np.random.Philox(np.random.SeedSequence([seed, RUNS_TAG])))
     was_training = model.training
     model.eval()
-    correct = {"targeted": torch.zeros(nbands, C), "random": torch.zeros(nbands, C)}
+    correct = {k: torch.zeros(nbands, C) for k in BASELINES}
+    fallback = np.zeros(nbands, np.int64)
     base = torch.zeros(C)
     count = torch.zeros(C)
     erased = torch.zeros(nbands)
@@ -87,7 +143,10 @@ def erasure(model: torch.nn.Module, x, y, *, layer: str = "layer4", nbands: int 
             for b in range(nbands):
                 m = r.bands[:, b].to(dev)
                 erased[b] += m.sum().cpu()
-                for kind, mask in (("targeted", m), ("random", _random_like(m, gen))):
+                runs, fb = random_runs_like(m.cpu().numpy(), g_runs)
+                fallback[b] += fb
+                for kind, mask in (("targeted", m), ("random", _random_like(m, gen)),
+                                   ("random_runs", torch.from_numpy(runs).to(dev))):
                     ok = (_predict(model, _erase(xb, mask, step_cell)) == yb).cpu()
                     correct[kind][b] += onehot[ok].sum(0)
     finally:
@@ -96,10 +155,10 @@ def erasure(model: torch.nn.Module, x, y, *, layer: str = "layer4", nbands: int 
     per_class = {k: (v / count.clamp_min(1) * 100).tolist() for k, v in correct.items()}
     return {"bands": BAND_LABELS[:nbands] if nbands == 10 else
             [f"{100 * b / nbands:g}-{100 * (b + 1) / nbands:g}" for b in range(nbands)],
-            "targeted": acc["targeted"], "random": acc["random"],
-            "targeted_per_class": per_class["targeted"], "random_per_class": per_class["random"],
-            "mean_cells_erased": (erased / n).tolist(), "accuracy_no_erasure": float(base.sum() / n * 100),
-            "n": n, "layer": layer, "seed": seed}
+            **acc, **{f"{k}_per_class": v for k, v in per_class.items()},
+            "mean_cells_erased": (erased / n).tolist(), "random_runs_fallback": fallback.tolist(),
+            "accuracy_no_erasure": float(base.sum() / n * 100), "n": n, "layer": layer,
+            "seed": seed}
 
 
 def _chunk(model, data, sel, path, settings, seed, batch_size) -> dict:
@@ -115,8 +174,9 @@ def _chunk(model, data, sel, path, settings, seed, batch_size) -> dict:
     r = {"settings": settings, "count": cnt.tolist(),
          "base": round(res["accuracy_no_erasure"] * len(sel) / 100),
          "erased": (np.asarray(res["mean_cells_erased"]) * len(sel)).tolist(),
+         "random_runs_fallback": res["random_runs_fallback"],
          **{k: np.rint(np.asarray(res[f"{k}_per_class"]) * cnt / 100).astype(int).tolist()
-            for k in ("targeted", "random")}}
+            for k in BASELINES}}
     atomic_write_json(path, r)
     return r
 
@@ -129,7 +189,7 @@ def erasure_experiment(checkpoint, data, out, *, n: int | None = None, seed: int
     ``erasure_per_class.csv``, ``erasure.png``.
 
     n : use the first ceil(n / 8) rows of every class (None: all rows).  Rows are scored
-    in chunks of ``chunk``; chunk ``j`` draws its random baseline from seed
+    in chunks of ``chunk``; chunk ``j`` draws its random baselines from seed
     ``(seed, j)`` and is stored in ``out/chunks`` so an interrupted run continues.
     """
     t0 = time.perf_counter()
@@ -150,12 +210,13 @@ def erasure_experiment(checkpoint, data, out, *, n: int | None = None, seed: int
     settings = {"checkpoint": os.path.abspath(checkpoint),
                 "checkpoint_mtime": os.path.getmtime(checkpoint), "data": info["args"],
                 "data_path": os.path.abspath(data), "rows": int(rows.size), "seed": seed,
-                "chunk": chunk, "layer": "layer4", "nbands": 10}
+                "chunk": chunk, "layer": "layer4", "nbands": 10, "baselines": list(BASELINES)}
     C = model.fc.out_features
-    tot = {"targeted": np.zeros((10, C)), "random": np.zeros((10, C))}
+    tot = {k: np.zeros((10, C)) for k in BASELINES}
     count = np.zeros(C)
     base = 0.0
     erased = np.zeros(10)
+    fallback = np.zeros(10, np.int64)
     nchunks = -(-rows.size // chunk)
     for j in tqdm(range(nchunks), disable=not progress, desc="erasure", unit="chunk",
                   file=sys.stderr):
@@ -164,36 +225,42 @@ def erasure_experiment(checkpoint, data, out, *, n: int | None = None, seed: int
         count += r["count"]
         base += r["base"]
         erased += r["erased"]
+        fallback += r["random_runs_fallback"]
         for k in tot:
             tot[k] += np.asarray(r[k])
     N = count.sum()
     acc = {k: (v.sum(1) / N * 100).tolist() for k, v in tot.items()}
     per_class = {k: (v / np.maximum(count, 1) * 100) for k, v in tot.items()}
     bands = BAND_LABELS
-    result = {"bands": bands, "targeted": acc["targeted"], "random": acc["random"],
-              "targeted_per_class": per_class["targeted"].tolist(),
-              "random_per_class": per_class["random"].tolist(),
+    result = {"bands": bands, **acc,
+              **{f"{k}_per_class": v.tolist() for k, v in per_class.items()},
               "mean_cells_erased": (erased / N).tolist(),
+              "random_runs_fallback": fallback.tolist(),
               "accuracy_no_erasure": float(base / N * 100), "n": int(N),
               "per_class_count": count.astype(int).tolist(), "layer": "layer4", "seed": seed,
               "checkpoint": os.path.abspath(checkpoint), "data": os.path.abspath(data),
               "model_family": meta.get("family"), "paper": paper.ERASURE,
               "wall_seconds_this_call": round(time.perf_counter() - t0, 3)}
     atomic_write_json(os.path.join(out, "erasure.json"), result)
+    _write_tables(out, result, count, per_class)
+    erasure_figure(result, os.path.join(out, "erasure.png"))
+    return result
+
+
+def _write_tables(out, result, count, per_class) -> None:
+    """erasure.csv (per band, beside the paper's) and erasure_per_class.csv."""
+    bands = result["bands"]
     atomic_write_csv(os.path.join(out, "erasure.csv"), [
-        {"band": b, "targeted": round(result["targeted"][i], 3),
-         "random": round(result["random"][i], 3),
+        {"band": b, **{k: round(result[k][i], 3) for k in BASELINES},
          "paper_targeted": paper.ERASURE["targeted"][i],
          "paper_random": paper.ERASURE["random"][i],
-         "mean_cells_erased": round(result["mean_cells_erased"][i], 4)}
+         "mean_cells_erased": round(result["mean_cells_erased"][i], 4),
+         "random_runs_fallback": result["random_runs_fallback"][i]}
         for i, b in enumerate(bands)])
     atomic_write_csv(os.path.join(out, "erasure_per_class.csv"), [
         {"band": b, "class": c, "name": D.CLASS_NAMES[c] if c < len(D.CLASS_NAMES) else str(c),
-         "n": int(count[c]), "targeted": round(float(per_class["targeted"][i, c]), 3),
-         "random": round(float(per_class["random"][i, c]), 3)}
-        for i, b in enumerate(bands) for c in range(C) if count[c] > 0])
-    erasure_figure(result, os.path.join(out, "erasure.png"))
-    return result
+         "n": int(count[c]), **{k: round(float(per_class[k][i, c]), 3) for k in BASELINES}}
+        for i, b in enumerate(bands) for c in range(len(count)) if count[c] > 0])
 
 
 def erasure_figure(result: dict, path, paper: dict | None = paper.ERASURE) -> None:
@@ -205,10 +272,14 @@ def erasure_figure(result: dict, path, paper: dict | None = paper.ERASURE) -> No
     fig = Figure(figsize=(6.4, 3.9))
     ax = fig.subplots()
     ax.plot(xs, result["targeted"], "o-", color="C3", label="Grad-CAM band erased (ours)")
-    ax.plot(xs, result["random"], "s--", color="C0", label="same number at random (ours)")
+    ax.plot(xs, result["random"], "s--", color="C0", label="as many random cells (ours)")
+    if "random_runs" in result:
+        ax.plot(xs, result["random_runs"], "^--", color="C2",
+                label="random runs of the same lengths (ours)")
     if paper:
         ax.plot(xs, paper["targeted"], "x:", color="C3", alpha=0.6, label="band erased (paper)")
-        ax.plot(xs, paper["random"], "+:", color="C0", alpha=0.6, label="random (paper)")
+        ax.plot(xs, paper["random"], "+:", color="C0", alpha=0.6,
+                label="random (paper, committed result files)")
     ax.axhline(result["accuracy_no_erasure"], color="0.6", lw=0.8,
                label=f"no erasure (ours, {result['accuracy_no_erasure']:.1f}%)")
     ax.set_xticks(xs, [f"{b}%" for b in result["bands"]], rotation=45)

@@ -25,7 +25,7 @@ from ..io.atomic import atomic_write_json, read_json
 from ..resandi import datasets as D
 from ..resandi.evaluate import evaluate
 from ..resandi.train import train
-from . import augment, probes
+from . import augment, noise, probes
 from .common import hardware, say
 from .erasure import erasure_experiment
 from .profiles import STAGES, Profile, paths, profile, stage_outputs
@@ -81,9 +81,9 @@ def _st_augment(c: _Ctx) -> None:
     a, p = c.prof.augment, c.p
     augment.run(p["augment"], models=a.models, train=p["varying_train"][0],
                 val=p["varying_val"], test=p["varying_test"], base=p["varying_ckpt"],
-                seed=c.seed, recipe=a.recipe, width=a.width, epochs=a.epochs,
-                batch_size=a.batch_size, lr=a.lr, test_rows=a.test_rows, device=str(c.dev),
-                progress=c.progress)
+                sigmas=noise.GRIDS[a.noise_grid], seed=c.seed, recipe=a.recipe, width=a.width,
+                epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, test_rows=a.test_rows,
+                device=str(c.dev), progress=c.progress)
 
 
 def _st_probes(c: _Ctx) -> None:

@@ -39,6 +39,7 @@ class AugmentSettings:
     batch_size: int | None
     lr: float | None
     test_rows: int | None
+    noise_grid: str = "effective"  # "effective" (the paper's noise as added) or "nominal"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,7 +129,11 @@ def profile(quick: bool = False, overrides: dict | None = None,
     p = PROFILES["quick" if quick else "full"]
     if recipe == "fast":
         p = _merge(p, FAST_FULL)
-    return _merge(p, overrides or {})
+    p = _merge(p, overrides or {})
+    if p.augment.noise_grid not in ("effective", "nominal"):
+        raise ValueError(f"overrides: augment.noise_grid must be 'effective' or 'nominal', got "
+                         f"{p.augment.noise_grid!r}")
+    return p
 
 
 def paths(out: str, prof: Profile) -> dict:

@@ -14,6 +14,7 @@ from ..io.atomic import atomic_write_text, read_json
 from ..resandi.task import CLASS_NAMES
 from . import paper
 from .profiles import PROFILES, STAGES, paths, profile
+from .noise import paper_level
 from .relevance import STATS
 
 
@@ -77,6 +78,33 @@ def _section_run(prof, seed, state) -> list[str]:
     return L
 
 
+def _section_protocol(prof) -> list[str]:
+    """Where the run follows the published code, and where (and why) it does not."""
+    grid = prof.augment.noise_grid
+    return [
+        "## Protocol\n",
+        "* **Trajectories that never move are redrawn** with the same T and alpha, as the "
+        "published generator does (dataset format 2; about 12 % of varying-T and 9 % of "
+        "T = 1000 sub-CTRW rows would otherwise be all zero).",
+        "* **Noise levels** (augmentation): " + (
+            "the paper's *effective* levels 0, 0.1, 0.224, ..., 1.962, each added to a clean "
+            "copy: the published code added its nominal levels 0, 0.1, ..., 1.0 cumulatively, "
+            "which is the same noise in distribution; the paper's numbers stand at those "
+            "effective sigmas." if grid == "effective" else
+            "the *nominal* grid 0, 0.1, ..., 1.0, each added to a clean copy; the published "
+            "code accumulated its noise, so its curves sit at the effective sigmas and meet "
+            "ours only at 0 and 0.1."),
+        "* **Erasure baselines**: both random cells (the published default, whose result "
+        "files were committed) and random runs of the targeted run lengths (the published "
+        "code's other option); which gave the paper's random row is not certain.",
+        "* **Batch order** of the paper recipe: the training files in turn, rows shuffled "
+        "within each file, every epoch (as published).",
+        "* **Per-class draws**: every trajectory has its own T and alpha; the published code "
+        "gives the j-th trajectory of the four sub-classes the same T and alpha. This does "
+        "not change any class's distribution.\n",
+    ]
+
+
 def _section_accuracy(p) -> list[str]:
     L = []
     L.append("## 1. Test accuracy (docs/method.md §3)\n")
@@ -117,13 +145,19 @@ def _section_erasure(p) -> list[str]:
     L.append("## 2. Targeted erasure (Fig. 3)\n")
     if er:
         L.append(f"Varying-T model, {er['n']} test trajectories; accuracy without erasure "
-                 f"{er['accuracy_no_erasure']:.2f} %. Figure: `erasure/erasure.png`.\n")
-        L.append("| band | ours targeted | ours random | paper targeted | paper random | "
-                 "cells erased |")
-        L.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+                 f"{er['accuracy_no_erasure']:.2f} %. Figure: `erasure/erasure.png`. Two random "
+                 "baselines erase as much at random: *random cells* (as many cells, uniformly; "
+                 "the published code's default, whose result files the authors committed) and "
+                 "*random runs* (runs of the targeted runs' lengths at random places, never the "
+                 "last cell; the published code's other option). Which one gave the paper's "
+                 "random row is not certain.\n")
+        L.append("| band | ours targeted | ours random cells | ours random runs | "
+                 "paper targeted | paper random | cells erased |")
+        L.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        runs = er.get("random_runs", [float("nan")] * len(er["bands"]))
         for i, band in enumerate(er["bands"]):
             L.append(f"| {band} | {er['targeted'][i]:.2f} | {er['random'][i]:.2f} | "
-                     f"{paper.ERASURE['targeted'][i]:.2f} | "
+                     f"{_f(runs[i])} | {paper.ERASURE['targeted'][i]:.2f} | "
                      f"{paper.ERASURE['random'][i]:.2f} | "
                      f"{er['mean_cells_erased'][i]:.2f} |")
         gap = er["targeted"][0] - er["targeted"][-1]
@@ -143,22 +177,24 @@ def _section_augmentation(p) -> list[str]:
         L.append(f"{s['targeted_models']} models per arm; {ag_['sets']['targeted']['rows']} "
                  f"training rows per arm ({ag_['sets']['targeted']['extra']} rotated copies); "
                  f"{ag_['test_rows_used']} test trajectories. Mean ± s.e.m. over the models, in "
-                 "%; difference = targeted - random ± sqrt(sem_t² + sem_r²). Noise is added "
-                 "to a clean copy at every level; the published code let it accumulate, so "
-                 "its level sigma_k has the effective std in the last column. Figure: "
+                 "%; difference = targeted - random ± sqrt(sem_t² + sem_r²). Our noise is added "
+                 "to a clean copy at every level. The published code let it accumulate from "
+                 "level to level, so its nominal level sigma_k was noise of std "
+                 "sqrt(sum_{j<=k} sigma_j²); its numbers stand beside ours at that effective "
+                 "sigma (their nominal sigma in the last column). Figure: "
                  "`augment/augment.png`.\n")
         L.append("| sigma | ours targeted | ours random | ours difference | paper targeted | "
-                 "paper random | paper difference | paper effective sigma |")
+                 "paper random | paper difference | paper nominal sigma |")
         L.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for i, sg in enumerate(s["sigma"]):
-            j = AP["sigma"].index(sg) if sg in AP["sigma"] else None
+            j = paper_level(sg)
             pt = AP["targeted"][j] if j is not None else None
             pr = AP["random"][j] if j is not None else None
-            L.append(f"| {sg:.1f} | {_pm(s['targeted'][i], s['targeted_sem'][i])} | "
+            L.append(f"| {sg:.3g} | {_pm(s['targeted'][i], s['targeted_sem'][i])} | "
                      f"{_pm(s['random'][i], s['random_sem'][i])} | "
                      f"{_pm(s['difference'][i], s['difference_unc'][i])} | {_f(pt)} | {_f(pr)} | "
                      f"{'n/a' if pt is None else f'{pt - pr:+.2f}'} | "
-                     f"{'n/a' if j is None else AP['effective_sigma'][j]} |")
+                     f"{'n/a' if j is None else AP['sigma'][j]} |")
         L.append("")
     return L
 
@@ -212,7 +248,7 @@ def _section_relevance(p) -> list[str]:
 def write_report(out, prof, seed, state) -> str:
     """``out/report.md``: every number of the run beside the paper's."""
     p = paths(out, prof)
-    L = _section_run(prof, seed, state)
+    L = _section_run(prof, seed, state) + _section_protocol(prof)
     for section in (_section_accuracy, _section_erasure, _section_augmentation, _section_probes,
                     _section_relevance):
         L += section(p)

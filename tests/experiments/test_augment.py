@@ -275,3 +275,26 @@ def test_paper_reference_numbers():
     i = N.PAPER["sigma"].index(0.5)
     assert N.PAPER["targeted"][i] == 49.43 and N.PAPER["random"][i] == 45.61
     assert N.PAPER["effective_sigma"][-1] == pytest.approx(math.sqrt(3.85), abs=1e-3)
+
+
+def test_default_levels_are_the_papers_effective_noise():
+    """The published sweep added noise in place level after level: its nominal sigma_k is
+    noise of std sqrt(sum_{j<=k} sigma_j^2).  Independent Gaussians add in variance, so
+    adding that std once to a clean copy is the same protocol in distribution."""
+    want = (0, 0.1, 0.224, 0.374, 0.548, 0.742, 0.954, 1.183, 1.428, 1.688, 1.962)
+    assert N.SIGMAS == N.EFFECTIVE == N.GRIDS["effective"]
+    np.testing.assert_allclose(N.SIGMAS, want, atol=5e-4)
+    acc = np.cumsum(np.square(N.NOMINAL))  # what in-place accumulation gives
+    np.testing.assert_allclose(N.EFFECTIVE, np.sqrt(acc), atol=5e-4)
+    assert N.NOMINAL == tuple(round(0.1 * k, 1) for k in range(11))
+    # the paper's "+3.8 points at 0.5" is at an effective 0.742: that is where it is compared
+    j = N.paper_level(0.742)
+    assert N.PAPER["sigma"][j] == 0.5
+    assert N.PAPER["targeted"][j] - N.PAPER["random"][j] == pytest.approx(3.82)
+    assert N.paper_level(0.5) is None and N.paper_level(0.1) == 1  # nominal grid: no match
+    from anomgrad.experiments.profiles import profile
+
+    assert profile(True).augment.noise_grid == "effective"
+    assert profile(True, {"augment": {"noise_grid": "nominal"}}).augment.noise_grid == "nominal"
+    with pytest.raises(ValueError, match="noise_grid"):
+        profile(True, {"augment": {"noise_grid": "accumulated"}})

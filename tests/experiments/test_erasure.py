@@ -34,6 +34,37 @@ def test_random_baseline_erases_as_many_cells():
     assert counts.std() / counts.mean() < 0.1
 
 
+def test_random_runs_keep_the_run_lengths_and_spare_the_last_cell():
+    """The published code's other baseline: the targeted runs' lengths, placed at random
+    without overlap and never on the last cell."""
+    g = np.random.default_rng(0)
+    m = np.zeros((2000, 32), bool)
+    for i in range(len(m)):  # a few runs per row, as a decile band gives
+        for _ in range(g.integers(0, 3)):
+            s = g.integers(0, 32)
+            m[i, s:s + g.integers(1, 5)] = True
+    r, fallback = E.random_runs_like(m, np.random.default_rng(1))
+    assert fallback == 0
+    np.testing.assert_array_equal(r.sum(1), m.sum(1))  # as many cells
+    assert not r[:, 31].any()  # the published placement never reaches the last cell
+    # a row's runs, merged where they touch, cover its lengths: each placed run is whole
+    for i in np.flatnonzero(m.any(1))[:300]:
+        got, want = E._runs(r[i]), E._runs(m[i])
+        assert sum(got) == sum(want) and len(got) <= len(want)
+    # starts are uniform: every cell but the last is hit about equally often by 1-runs
+    one = np.zeros((20000, 32), bool)
+    one[:, 5] = True
+    hits = E.random_runs_like(one, np.random.default_rng(2))[0].sum(0)
+    assert hits[31] == 0 and hits[:31].std() / hits[:31].mean() < 0.1
+    # 31 cells fit only as cells 0..30; all 32 cannot avoid the last cell: random cells
+    m31 = np.zeros((3, 32), bool)
+    m31[:, 1:] = True
+    r, fallback = E.random_runs_like(m31, np.random.default_rng(3))
+    assert fallback == 0 and r[:, :31].all() and not r[:, 31].any()
+    r, fallback = E.random_runs_like(np.ones((3, 32), bool), np.random.default_rng(3))
+    assert fallback == 3 and r.all()
+
+
 def test_bands_partition_cells_for_nearest():
     g = torch.Generator().manual_seed(3)
     _, _, b = fused(torch.randn(300, 64, 32, generator=g), torch.randn(300, 64, generator=g),
@@ -47,11 +78,14 @@ def test_erasure_result_structure():
     x = torch.rand(24, 2, 1000)
     y = torch.randint(0, 8, (24,))
     r = E.erasure(model, x, y, batch_size=10, progress=False)
-    assert r["bands"][0] == "0-10" and len(r["targeted"]) == len(r["random"]) == 10
-    assert all(0 <= a <= 100 for a in r["targeted"] + r["random"])
+    assert r["bands"][0] == "0-10"
+    assert len(r["targeted"]) == len(r["random"]) == len(r["random_runs"]) == 10
+    assert all(0 <= a <= 100 for a in r["targeted"] + r["random"] + r["random_runs"])
     assert np.array(r["targeted_per_class"]).shape == (10, 8)
-    assert sum(r["mean_cells_erased"]) <= 32
-    assert E.erasure(model, x, y, batch_size=10, progress=False)["random"] == r["random"]  # seeded
+    assert np.array(r["random_runs_per_class"]).shape == (10, 8)
+    assert sum(r["mean_cells_erased"]) <= 32 and r["random_runs_fallback"] == [0] * 10
+    again = E.erasure(model, x, y, batch_size=10, progress=False)  # seeded
+    assert again["random"] == r["random"] and again["random_runs"] == r["random_runs"]
     assert E.erasure(model, x, y, batch_size=7, progress=False)["targeted"] == r["targeted"]
 
 

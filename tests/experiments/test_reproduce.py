@@ -6,6 +6,7 @@ properties below are checked on one fixed outcome; they held for every seed trie
 (0-4: erasure band 0-10 beat band 90-100 by 6-11 points, and random erasure by 8-13).
 """
 
+import csv
 import dataclasses
 import json
 import os
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 
 from anomgrad import cli
+from anomgrad.experiments import noise as N
 from anomgrad.resandi import datasets as D
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -70,7 +72,10 @@ def test_every_file_is_written(quick):
 def test_report_is_labelled_and_complete(quick):
     rep = (quick / "report.md").read_text()
     assert "QUICK RUN" in rep and "not a reproduction" in rep
-    for heading in ("Test accuracy", "Targeted erasure", "Targeted augmentation",
+    for choice in ("never move are redrawn", "*effective* levels", "random runs of the",
+                   "files in turn", "its own T and alpha"):
+        assert choice in rep, choice
+    for heading in ("Protocol", "Test accuracy", "Targeted erasure", "Targeted augmentation",
                     "Layer-wise linear probes", "Statistical relevance"):
         assert heading in rep
     # the paper's numbers stand beside ours
@@ -89,10 +94,10 @@ def test_shapes(quick):
         assert m["n"] == 1024 and np.array(m["confusion"]).shape == (8, 8)
     er = load(quick / "erasure/erasure.json")
     assert er["n"] == 1024 and er["bands"][0] == "0-10" and er["bands"][-1] == "90-100"
-    assert len(er["targeted"]) == len(er["random"]) == 10
+    assert len(er["targeted"]) == len(er["random"]) == len(er["random_runs"]) == 10
     assert np.array(er["targeted_per_class"]).shape == (10, 8)
     assert er["per_class_count"] == [128] * 8
-    assert all(0 <= a <= 100 for a in er["targeted"] + er["random"])
+    assert all(0 <= a <= 100 for a in er["targeted"] + er["random"] + er["random_runs"])
     assert 0 < sum(er["mean_cells_erased"]) <= 32
     assert len((quick / "erasure/erasure_per_class.csv").read_text().splitlines()) == 81
 
@@ -106,13 +111,17 @@ def test_shapes(quick):
             assert np.all(np.bincount(f["label"][...]) == 256 + 153)
         for k in (0, 1):
             lv = load(quick / f"augment/models/{arm}_{k}/noise.json")["levels"]
-            assert sorted(map(float, lv)) == [round(0.1 * i, 1) for i in range(11)]
+            # the paper's levels as the noise it actually added (effective sigma)
+            assert sorted(map(float, lv)) == list(N.EFFECTIVE)
     assert ag["model_seeds"] == [0, 1] and len(set(ag["noise_seeds"])) == 11
     summ = ag["summary"]
     assert len(summ["difference"]) == len(summ["difference_unc"]) == 11
     np.testing.assert_allclose(summ["difference"],
                                np.subtract(summ["targeted"], summ["random"]), atol=1e-9)
     assert len((quick / "augment/augment_models.csv").read_text().splitlines()) == 1 + 44
+    rows = list(csv.DictReader(open(quick / "augment/augment.csv")))
+    assert [float(r["paper_nominal_sigma"]) for r in rows] == N.PAPER["sigma"]
+    assert [float(r["paper_targeted"]) for r in rows] == N.PAPER["targeted"]
     # noise costs accuracy: the noisiest level is below the clean one in both arms
     for arm in ("targeted", "random"):
         assert summ[arm][-1] < summ[arm][0]
@@ -145,6 +154,7 @@ def test_erasing_the_least_relevant_band_hurts_least(quick):
     assert er["accuracy_no_erasure"] >= 35
     assert er["targeted"][0] >= er["targeted"][-1]  # band 0-10 vs band 90-100
     assert er["targeted"][0] > np.mean(er["random"])  # and beats random erasure
+    assert er["targeted"][0] > np.mean(er["random_runs"])  # either baseline
 
 
 def test_rerun_skips_every_stage(quick, capsys):

@@ -59,22 +59,47 @@ def test_learning_rate_schedules():
     assert lrs[-1] < 1e-6
 
 
-def test_file_batches_permute_and_split_over_ranks():
-    one = T.file_batches(103, 16, seed=3, epoch=0, rank=0, world=1)
+@pytest.mark.parametrize("order", ["files", "global"])
+def test_file_batches_permute_and_split_over_ranks(order):
+    one = T.file_batches(103, 16, seed=3, epoch=0, rank=0, world=1, order=order)
     assert np.array_equal(np.sort(np.concatenate(one)), np.arange(103))
     assert [len(b) for b in one] == [16] * 6 + [7]
     assert not np.array_equal(np.concatenate(one), np.arange(103))
-    assert np.array_equal(np.concatenate(T.file_batches(103, 16, 3, 0, 0, 1)),
+    assert np.array_equal(np.concatenate(T.file_batches(103, 16, 3, 0, 0, 1, order)),
                           np.concatenate(one))  # reproducible
-    assert not np.array_equal(np.concatenate(T.file_batches(103, 16, 3, 1, 0, 1)),
+    assert not np.array_equal(np.concatenate(T.file_batches(103, 16, 3, 1, 0, 1, order)),
                               np.concatenate(one))  # a new order every epoch
-    r0 = T.file_batches(103, 16, 3, 0, 0, 2)
-    r1 = T.file_batches(103, 16, 3, 0, 1, 2)
+    r0 = T.file_batches(103, 16, 3, 0, 0, 2, order)
+    r1 = T.file_batches(103, 16, 3, 0, 1, 2, order)
     assert len(r0) == len(r1) == 7
     for a, b, g in zip(r0, r1, one):  # two ranks together see the one-process batch
         assert np.array_equal(np.sort(np.concatenate([a, b])), np.sort(g))
-    r = [T.file_batches(17, 8, 3, 0, k, 3) for k in range(3)]
+    r = [T.file_batches(17, 8, 3, 0, k, 3, order) for k in range(3)]
     assert all(len(x) == 2 for x in r)  # the last global batch (1 row < 3 ranks) dropped
+
+
+def test_paper_order_walks_the_files_in_turn():
+    """The published training: file 0's rows (shuffled), then file 1's, ..., every
+    epoch; a file's last batch may be short, and no batch mixes two files."""
+    sizes = [100, 60, 37]
+    b = T.file_batches(sizes, 16, seed=5, epoch=2, rank=0, world=1, order="files")
+    assert [len(x) for x in b] == [16] * 6 + [4] + [16] * 3 + [12] + [16] * 2 + [5]
+    starts = np.cumsum([0] + sizes)
+    which = [np.searchsorted(starts, x, side="right") - 1 for x in b]
+    assert all(np.all(w == w[0]) for w in which)  # one file per batch
+    assert [int(w[0]) for w in which] == [0] * 7 + [1] * 4 + [2] * 3  # in turn
+    for k in range(3):
+        rows = np.concatenate([x for x, w in zip(b, which) if w[0] == k])
+        assert np.array_equal(np.sort(rows), np.arange(starts[k], starts[k + 1]))
+        assert not np.array_equal(rows, np.arange(starts[k], starts[k + 1]))  # shuffled
+    g = T.file_batches(sizes, 16, seed=5, epoch=2, rank=0, world=1, order="global")
+    assert any(len(set(np.searchsorted(starts, x, side="right"))) > 1 for x in g)  # mixes
+    assert T.resolve("paper", "varying", data=["a.h5"])["batch_order"] == "files"
+    assert T.resolve("paper", "varying", data=["a.h5"], batch_order="global")["batch_order"] \
+        == "global"
+    assert T.resolve("fast", "varying")["batch_order"] is None
+    with pytest.raises(T.TrainError, match="batch_order"):
+        T.resolve("paper", "varying", data=["a.h5"], batch_order="by-class")
 
 
 def test_fresh_batches_are_balanced_and_split_over_ranks():

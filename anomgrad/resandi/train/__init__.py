@@ -47,7 +47,8 @@ def train(out, family: str = "varying", recipe: str = "fast", *, data=None, val=
           classes=None, amp: str | None = None, compile: bool = False,
           deterministic: bool | None = None, patience: int | None = None,
           min_delta: float | None = None, warmup_steps: int | None = None,
-          total_steps: int | None = None, generator: str = "auto", progress: bool = True,
+          total_steps: int | None = None, generator: str = "auto",
+          batch_order: str | None = None, progress: bool = True,
           callback=None, stop_after: int | None = None) -> dict:
     """Train ResAnDi; see the module docstring for recipes, outputs and resume.
 
@@ -73,6 +74,9 @@ def train(out, family: str = "varying", recipe: str = "fast", *, data=None, val=
     classes : train on a subset of the labels 0..7 (labels keep their values).
     amp : "bf16" (autocast, CUDA) or "none".  compile : ``torch.compile`` the model.
     deterministic : deterministic algorithms (default: on for CPU, off for CUDA).
+    batch_order : dataset files only: "files" (in turn, rows shuffled within each: the
+        published training, the paper recipe's default) or "global" (one permutation over
+        all rows, the fast recipe's).
     generator : "cpu" (worker processes), "cuda" (anomgrad's GPU generators, in the
         training process) or "auto" (cpu workers; cuda on a CUDA device with fewer than
         3 workers, when the CUDA generators work).
@@ -94,7 +98,7 @@ def train(out, family: str = "varying", recipe: str = "fast", *, data=None, val=
                   val_per_class=val_per_class, workers=workers, width=width, classes=classes,
                   amp=amp, compile=compile, deterministic=deterministic, patience=patience,
                   min_delta=min_delta, warmup_steps=warmup_steps, total_steps=total_steps,
-                  generator=generator)
+                  generator=generator, batch_order=batch_order)
     t_start = time.perf_counter()
     dev = torch.device(device if device is not None else _default_device(dist))
     if dev.type == "cuda" and not torch.cuda.is_available():

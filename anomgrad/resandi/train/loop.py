@@ -101,8 +101,8 @@ class Run:
             cfg["classes"] = list(next(iter(cls)))
             self.files = H5Files(cfg["data"], cfg["family"])
             self.n_train = len(self.files)
-            self.spe = len(file_batches(self.n_train, cfg["batch_size"], cfg["seed"], 0, 0,
-                                        world))
+            self.spe = len(file_batches(self.files.sizes, cfg["batch_size"], cfg["seed"], 0,
+                                        0, world, cfg["batch_order"]))
         if cfg["warmup_steps"] is None:  # fast recipe: 500 steps, or 10 % of a short run
             nominal = cfg["total_steps"] or cfg["epochs"] * self.spe
             cfg["warmup_steps"] = min(500, max(1, nominal // 10))
@@ -176,9 +176,9 @@ class Run:
         if fresh is not None:
             self.sampler.items = [(epoch, b) for b in range(nsteps)]
         else:
-            self.sampler.items = file_batches(self.n_train, self.cfg["batch_size"],
+            self.sampler.items = file_batches(self.files.sizes, self.cfg["batch_size"],
                                               self.cfg["seed"], epoch, self.rank,
-                                              self.world)[:nsteps]
+                                              self.world, self.cfg["batch_order"])[:nsteps]
         if self.loader is None:  # GPU generation in this process
             for e, b in self.sampler.items:
                 x, T, y = fresh.device_batch(e, b, dev)

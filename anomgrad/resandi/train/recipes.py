@@ -9,7 +9,8 @@ and resuming compares it (:func:`identity`) with the checkpoint's.
     Adam, lr 1e-4, StepLR(step 10 epochs, gamma 0.5), cross entropy, batch 64, up to
     100 epochs, early stopping on the validation loss (patience 10, delta 0.001: an epoch
     improves when ``val_loss <= best - 0.001``), best checkpoint kept; HDF5 files of
-    ``anomgrad dataset``; fp32.
+    ``anomgrad dataset``, walked in turn every epoch with the rows of each shuffled (the
+    published order; ``batch_order="global"``: one permutation over all rows); fp32.
 
 ``fast`` (ours; target: paper accuracy in <= 10 minutes on one H100)
     Fresh trajectories every step (split "fresh", file = epoch: never the same trajectory
@@ -54,17 +55,18 @@ class Recipe:
     val_per_class: int  # generated validation set when no val file is given
     epoch_samples: int | None  # fresh trajectories per epoch
     warmup_steps: int | None  # None: min(500, a tenth of the run)
+    batch_order: str  # rows of files: "files" (in turn, shuffled within each) or "global"
 
 
 RECIPES = {
     "paper": Recipe(optimizer="adam", lr=1e-4, weight_decay=0.0, schedule="step", step_size=10,
                     gamma=0.5, batch_size=64, epochs=100, patience=10, min_delta=0.001,
                     amp="none", source="files", val_per_class=10000, epoch_samples=None,
-                    warmup_steps=0),
+                    warmup_steps=0, batch_order="files"),
     "fast": Recipe(optimizer="adamw", lr=2e-3, weight_decay=0.05, schedule="cosine",
                    step_size=None, gamma=None, batch_size=512, epochs=12, patience=None,
                    min_delta=0.0, amp="bf16", source="fresh", val_per_class=2000,
-                   epoch_samples=2**20, warmup_steps=None),
+                   epoch_samples=2**20, warmup_steps=None, batch_order="global"),
 }
 
 # Settings that may differ when resuming (they do not change the result).
@@ -154,6 +156,15 @@ def _resolve_data(cfg: dict, r: Recipe, o: dict, recipe: str) -> None:
             raise TrainError("epoch_samples applies to fresh data only (an epoch over files "
                              "is one pass over all their rows)")
         cfg["epoch_samples"] = None
+    order = o.get("batch_order")
+    if cfg["source"] == "files":
+        order = r.batch_order if order is None else order
+        if order not in ("files", "global"):
+            raise TrainError(f"batch_order must be 'files' or 'global', got {order!r}")
+    elif order is not None:
+        raise TrainError("batch_order applies to dataset files only (fresh batches have "
+                         "their own order)")
+    cfg["batch_order"] = order
 
 
 def resolve(recipe: str, family: str, **options) -> dict:
