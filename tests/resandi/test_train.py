@@ -122,13 +122,53 @@ def test_fresh_batches_are_balanced_and_split_over_ranks():
 
 def test_time_budget_planning():
     cfg = dict(batch_size=100, epochs=12, epochs_given=False)
-    # 0.01 s per step, 50 s used, 110 s of budget left for steps + per-epoch overhead
-    total = T.plan_total(cfg, step=100, half=50, t_warm=49.5, t_start=0.0, budget=160.0,
-                          spe=1000, n_val=3000, world=1, now=50.0)
+    # 0.01 s per step, 110 s of budget left for steps + per-epoch overhead
+    total = T.plan_total(cfg, step=100, dt=0.01, left=110.0, spe=1000, n_val=3000, world=1)
     per_epoch = 3000 / 100 * 0.01 / 3 + 2.0
-    assert total == 100 + int(110.0 / (0.01 + per_epoch / 1000))
+    assert total == 100 + int((110.0 - per_epoch) / (0.01 + per_epoch / 1000))
     cfg["epochs_given"] = True
-    assert T.plan_total(cfg, 100, 50, 49.5, 0.0, 1e9, 1000, 3000, 1, now=50.0) == 12000
+    assert T.plan_total(cfg, 100, 0.01, 1e9, 1000, 3000, 1) == 12000
+    assert T.plan_total(cfg, 100, 0.01, -5.0, 1000, 3000, 1) == 100  # nothing left: stop
+
+
+def test_budget_plans_from_the_first_seconds_and_replans_once():
+    from anomgrad.resandi.train.schedule import Budget, warmup_for
+
+    b = Budget(600.0, t_start=0.0, planned=False)
+    assert b.probe == 3.0 and b.due(1, 10.0)
+    assert b.measure(1, 10.0) is None  # the first step is not timed
+    assert not b.due(3, 13.5)  # two timed steps only
+    assert not b.due(5, 11.0)  # not yet 3 s
+    assert b.due(21, 14.0) and b.measure(21, 14.0) == "plan"
+    assert b.dt == pytest.approx(0.2) and b.replan_after == pytest.approx(0.2 * 586.0)
+    assert not b.due(100, 100.0)  # re-plan after a fifth of what was left
+    assert b.due(700, 132.0) and b.measure(700, 132.0) == "replan"  # 0.17 s/step: off > 10 %
+    assert b.dt == pytest.approx(118.0 / 679) and not b.due(800, 200.0)  # only once
+    assert not b.out_of_time(598.0, 1.0) and b.out_of_time(599.0, 1.0)
+    short = Budget(30.0, 0.0, planned=False)
+    assert short.probe == pytest.approx(0.6)  # 2 % of a short budget
+    assert warmup_for(3000, 500) == 300 and warmup_for(90000, 500) == 500
+
+
+def test_a_tiny_run_ends_within_its_budget(tmp_path):
+    """Planned from the first seconds: a run whose nominal epoch would take many minutes
+    stops cleanly, validated and checkpointed, inside its 18-second budget."""
+    import json
+    import time
+
+    t0 = time.perf_counter()
+    r = T.train(tmp_path / "r", "varying", "fast", minutes=0.3, width=4, batch_size=64,
+                epoch_samples=64 * 5000, val_per_class=16, device="cpu", progress=False)
+    wall = time.perf_counter() - t0
+    s = r["summary"]
+    assert s["stopped"] in ("time_budget", "completed") and s["epochs_completed"] == 1
+    assert wall <= 18.0 * 1.1 + 1.0, f"{wall:.1f} s for an 18 s budget"
+    assert s["wall_seconds_this_call"] <= 18.0 * 1.1 + 1.0
+    cfg = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert 4 <= cfg["planned_total_steps"] < 5000 and cfg["planned_warmup_steps"] >= 1
+    assert cfg["planned_warmup_steps"] <= cfg["planned_total_steps"] // 10 + 1
+    for f in ("last.pt", "best.pt", "metrics.csv", "summary.json"):
+        assert (tmp_path / "r" / f).exists(), f
 
 
 # ---------------------------------------------------------------------------------

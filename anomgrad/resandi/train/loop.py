@@ -24,7 +24,7 @@ from ..nn import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, ResAnDi, load_state_dic
                   save_checkpoint)
 from .data import EpochItems, FreshBatches, H5Files, file_batches, make_val, worker_init
 from .recipes import TrainError
-from .schedule import lr_at, make_optimizer, plan_total
+from .schedule import Budget, lr_at, make_optimizer, plan_total, warmup_for
 from .state import plot_history, prepare_out, rng_state, set_rng_state
 
 
@@ -60,13 +60,16 @@ class Run:
         self.show = progress and self.rank == 0
         self.out = os.fspath(out)
         self.callback, self.stop_after, self.t_start, self.det = callback, stop_after, t_start, det
-        self.t_warm = None  # time budget: when the second half of the warm-up started
         self._setup_data()
         self.ck = prepare_out(self.out, cfg, dist, resume, overwrite)
         self.xv, self.yv, self.n_val = make_val(cfg, dist)
         if dev.type == "cuda":  # kept on the GPU for the per-epoch validation
             self.xv, self.yv = self.xv.to(dev), self.yv.to(dev)
         self._setup_model()
+        self.budget = None if cfg["minutes"] is None else Budget(
+            60.0 * cfg["minutes"], t_start, planned=self.planned or cfg["total_steps"] is not None)
+        self.nominal_warmup = cfg["warmup_steps"]
+        self.out_of_time = False
         self._setup_loader()
         self.cfg_out = dict(cfg, device=str(dev), world_size=self.world, workers=self.nworkers,
                             generator=self.gen_backend, deterministic=bool(det),
@@ -126,6 +129,8 @@ class Run:
             self.start_epoch, self.step = int(ck["epoch"]), int(ck["step"])
             self.total = int(ck["total_steps"])
             self.planned = bool(ck.get("planned"))
+            if self.planned and "warmup_steps" in ck.get("config", {}):
+                cfg["warmup_steps"] = ck["config"]["warmup_steps"]  # as planned
             set_rng_state(ck.get("rng", {}), dev)
             if ck.get("stopped") in ("early_stopping", "time_budget"):
                 self.start_epoch = 10**9  # finished: nothing left to do
@@ -234,23 +239,44 @@ class Run:
 
     # ---- the loop --------------------------------------------------------------------
 
-    def _plan(self, nsteps, epoch, half):
-        """Time budget: fix the total steps at the end of the warm-up (module
-        ``schedule``).  Returns the (possibly shorter) number of steps of this epoch."""
-        if self.dev.type == "cuda":
-            torch.cuda.synchronize(self.dev)
-        # checkpoint: weights + two Adam moments, written at ~200 MB/s
+    def _reserve(self) -> float:
+        """Seconds to keep for the validation, the checkpoint and the metrics."""
+        nbytes = 12 * sum(p.numel() for p in self.model.parameters())  # weights + 2 moments
+        dt = self.budget.dt or 0.0
+        return (self.n_val / self.world) / self.cfg["batch_size"] * dt / 3.0 + 1.0 + nbytes / 2e8
+
+    def _plan(self, nsteps, epoch, now):
+        """Time budget: fix the total steps and the warm-up from the measured time per
+        step (module ``schedule``).  Returns the (possibly shorter) steps of this epoch."""
+        b = self.budget
         nbytes = 12 * sum(p.numel() for p in self.model.parameters())
-        total = plan_total(self.cfg, self.step, half, self.t_warm, self.t_start,
-                           60.0 * self.cfg["minutes"], self.spe, self.n_val, self.world,
-                           save_seconds=0.5 + nbytes / 2e8)
+        total = plan_total(self.cfg, self.step, b.dt, b.left(now), self.spe, self.n_val,
+                           self.world, save_seconds=1.0 + nbytes / 2e8)
         self.total = int(self.dist.broadcast_obj(total))
+        self.cfg["warmup_steps"] = warmup_for(self.total, self.nominal_warmup)
         self.planned = True
         if self.rank == 0:
-            self.cfg_out["planned_total_steps"] = self.total
+            self.cfg_out.update(planned_total_steps=self.total,
+                                planned_warmup_steps=self.cfg["warmup_steps"],
+                                planned_seconds_per_step=round(b.dt, 6))
             atomic_write_json(os.path.join(self.out, "config.json"), self.cfg_out)
         self.n_epochs = math.ceil(self.total / self.spe)
         return min(nsteps, self.total - epoch * self.spe)
+
+    def _budget_tick(self, epoch, nsteps, bar) -> int:
+        """After a step: plan or re-plan when due, and note when the time is up (every
+        step with one process; every 16 steps, rank 0 deciding, with several)."""
+        b, now = self.budget, time.perf_counter()
+        if self.cfg["total_steps"] is None and b.due(self.step, now):
+            if self.dev.type == "cuda":
+                torch.cuda.synchronize(self.dev)
+            if b.measure(self.step, time.perf_counter()) is not None:
+                nsteps = self._plan(nsteps, epoch, time.perf_counter())
+                bar.total = nsteps
+        if self.world == 1 or self.step % 16 == 0:
+            late = b.out_of_time(time.perf_counter(), self._reserve())
+            self.out_of_time = bool(self.dist.broadcast_obj(late))
+        return nsteps
 
     def _train_epoch(self, epoch: int, nsteps: int):
         """Optimizer steps of one epoch; returns (loss sum, correct, seen, wait seconds)."""
@@ -260,8 +286,7 @@ class Run:
         corr_sum = torch.zeros((), dtype=torch.float64, device=dev)
         seen = torch.zeros((), dtype=torch.float64, device=dev)
         wait = 0.0
-        budget = cfg["minutes"] is not None and not self.planned and cfg["total_steps"] is None
-        half = max(1, cfg["warmup_steps"] // 2)
+        self.out_of_time = False
         bar = tqdm(total=nsteps, disable=not self.show, desc=f"epoch {epoch + 1}/{self.n_epochs}",
                    unit="step", mininterval=1.0, file=sys.stderr, leave=False)
         it = self.batches(epoch, nsteps)
@@ -293,14 +318,10 @@ class Run:
             bar.update(1)
             if self.show and (b % 50 == 0 or b == nsteps - 1):
                 bar.set_postfix(loss=f"{float(loss.detach()):.4f}", lr=f"{lr:.2e}")
-            if budget and not self.planned:
-                if self.step == half:
-                    if dev.type == "cuda":
-                        torch.cuda.synchronize(dev)
-                    self.t_warm = time.perf_counter()
-                elif self.step == max(cfg["warmup_steps"], half + 1) and self.t_warm is not None:
-                    nsteps = self._plan(nsteps, epoch, half)
-                    bar.total = nsteps
+            if self.budget is not None:
+                nsteps = self._budget_tick(epoch, nsteps, bar)
+                if self.out_of_time:
+                    break
             b += 1
         bar.close()
         del it
@@ -343,10 +364,11 @@ class Run:
         stopped = None
         if cfg["patience"] is not None and self.bad >= cfg["patience"]:
             stopped = "early_stopping"
-        elif cfg["minutes"] is not None and epoch < self.n_epochs:
-            per_epoch = self.history[-1]["epoch_seconds"] + 2.0
-            if time.perf_counter() - self.t_start + per_epoch > 60.0 * cfg["minutes"] * 1.02:
-                stopped = "time_budget"
+        elif self.budget is not None and self.out_of_time and self.step < self.total:
+            stopped = "time_budget"
+        elif self.budget is not None and epoch < self.n_epochs and \
+                self.budget.out_of_time(time.perf_counter(), 2 * self._reserve()):
+            stopped = "time_budget"  # not even one more step and validation fit
         if improved:
             self.save_best(epoch, val_loss, val_acc)
         self.checkpoint(epoch, stopped)

@@ -61,7 +61,7 @@ def prepare_out(out, cfg, dist, resume, overwrite):
         want = identity(cfg)
         # a run planned by a time budget keeps its planned steps
         diff = [k for k in set(have) | set(want)
-                if have.get(k) != want.get(k) and not (k in ("total_steps", "epochs")
+                if have.get(k) != want.get(k) and not (k in ("total_steps", "epochs", "warmup_steps")
                                                        and ck.get("planned"))]
         if diff:
             shown = "; ".join(f"{k}: checkpoint {have.get(k)!r}, requested {want.get(k)!r}"
