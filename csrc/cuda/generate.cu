@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "anomgrad/device.h"
 #include "anomgrad/fbm.h"
 #include "anomgrad/kernels.h"
 #include "anomgrad/models.h"
@@ -23,7 +24,7 @@ __global__ void traj_kernel(GenerateArgs g) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= g.n) return;
   generate_traj(g.model, static_cast<Out*>(g.out) + i * g.dim * g.T, g.dim, g.T,
-                g.alpha[g.alpha_per_traj ? i : 0], g.seed, g.start + uint64_t(i));
+                AG_LD(g.alpha + (g.alpha_per_traj ? i : 0)), g.seed, g.start + uint64_t(i));
 }
 
 __device__ void block_fft(double* re, double* im, const double* tw, int64_t M, int l) {
@@ -53,13 +54,13 @@ __device__ void block_cumsum(const double* src, Out* row, int64_t T, double* par
       part[k] = acc;
       acc += v;
     }
-    row[0] = Out(0);
+    AG_ST(row, Out(0));
   }
   __syncthreads();
   double acc = part[t];
   for (int64_t k = lo; k < hi; ++k) {
     acc += src[k];
-    row[k + 1] = Out(acc);
+    AG_ST(row + k + 1, Out(acc));
   }
   __syncthreads();
 }
@@ -69,7 +70,7 @@ __host__ __device__ inline size_t fbm_doubles(int64_t M) { return size_t(3 * M +
 
 template <class Out>
 __global__ void fbm_kernel(GenerateArgs g, int64_t M, double* scratch) {
-  extern __shared__ double smem[];
+  AG_DYN_SHARED(double, smem);
   double* base = scratch ? scratch + size_t(blockIdx.x) * fbm_doubles(M) : smem;
   double *tw = base, *re = tw + M, *im = re + M, *e = im + M, *part = e + M / 2 + 1;
   const int l = ilog2(M);
@@ -77,7 +78,7 @@ __global__ void fbm_kernel(GenerateArgs g, int64_t M, double* scratch) {
   double cached = nan("");
   __syncthreads();
   for (int64_t i = blockIdx.x; i < g.n; i += gridDim.x) {
-    const double alpha = g.alpha[g.alpha_per_traj ? i : 0];
+    const double alpha = AG_LD(g.alpha + (g.alpha_per_traj ? i : 0));
     if (!(alpha == cached)) {
       for (int64_t k = threadIdx.x; k < M; k += blockDim.x) {
         re[k] = circulant_row(alpha, M, k);
@@ -116,12 +117,12 @@ void fbm_launch(const GenerateArgs& g, cudaStream_t stream) {
     check(cudaFuncSetAttribute(fbm_kernel<Out>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                int(bytes)),
           "fbm shared memory");
-    fbm_kernel<Out><<<unsigned(grid), kFbmThreads, bytes, stream>>>(g, M, nullptr);
+    AG_LAUNCH(fbm_kernel<Out>, unsigned(grid), kFbmThreads, bytes, stream, g, M, nullptr);
     check_launch("fbm_kernel");
   } else {
     void* scratch = nullptr;
     check(cudaMallocAsync(&scratch, bytes * size_t(grid), stream), "fbm scratch allocation");
-    fbm_kernel<Out><<<unsigned(grid), kFbmThreads, 0, stream>>>(g, M, static_cast<double*>(scratch));
+    AG_LAUNCH(fbm_kernel<Out>, unsigned(grid), kFbmThreads, 0, stream, g, M, static_cast<double*>(scratch));
     const cudaError_t launch = cudaGetLastError();
     check(cudaFreeAsync(scratch, stream), "fbm scratch release");
     check(launch, "fbm_kernel (global scratch)");
@@ -133,7 +134,7 @@ void generate_typed(const GenerateArgs& g, cudaStream_t stream) {
   if (g.n == 0) return;
   if (g.model == FBM) return fbm_launch<Out>(g, stream);
   const int64_t blocks = (g.n + kTrajThreads - 1) / kTrajThreads;
-  traj_kernel<Out><<<unsigned(blocks), kTrajThreads, 0, stream>>>(g);
+  AG_LAUNCH(traj_kernel<Out>, unsigned(blocks), kTrajThreads, 0, stream, g);
   check_launch("generate");
 }
 

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "anomgrad/device.h"
 #include "anomgrad/gradcam.h"
 #include "anomgrad/kernels.h"
 #include "check.cuh"
@@ -47,7 +48,7 @@ __host__ __device__ inline Layout layout(const CamArgs& a) {
 }
 
 __global__ void gradcam_kernel(CamArgs a) {
-  extern __shared__ __align__(8) unsigned char smem[];
+  AG_DYN_SHARED(unsigned char, smem);
   const Layout l = layout(a);
   double* part = reinterpret_cast<double*>(smem + l.part);
   double* edges = reinterpret_cast<double*>(smem + l.edges);
@@ -67,7 +68,7 @@ __global__ void gradcam_kernel(CamArgs a) {
       double p[CAM_GROUPS];
       for (int g = 0; g < CAM_GROUPS; ++g) p[g] = part[g * a.L + j];
       c[j] = cam_combine(p, a.relu);
-      if (a.cells) a.cells[i * a.L + j] = c[j];
+      if (a.cells) AG_ST(a.cells + i * a.L + j, c[j]);
     }
     __syncthreads();
     if (a.cam || a.bands) {
@@ -92,7 +93,7 @@ __global__ void gradcam_kernel(CamArgs a) {
       hi = red[nt];
       if (a.cam)
         for (int64_t t = tid; t < a.T; t += nt)
-          a.cam[i * a.T + t] = a.minmax ? cam_minmax(v[t], lo, hi) : v[t];
+          AG_ST(a.cam + i * a.T + t, a.minmax ? cam_minmax(v[t], lo, hi) : v[t]);
     }
     if (a.bands) {
       const int64_t P = pow2_at_least(a.T);
@@ -126,8 +127,8 @@ __global__ void gradcam_kernel(CamArgs a) {
           ++count;
         }
         for (int b = 0; b < a.nbands; ++b)
-          a.bands[(i * a.nbands + b) * a.L + j] =
-              count > 0 && double(mn) > edges[b] && double(mx) < edges[b + 1];
+          AG_ST(a.bands + (i * a.nbands + b) * a.L + j,
+                uint8_t(count > 0 && double(mn) > edges[b] && double(mx) < edges[b + 1]));
       }
     }
     __syncthreads();
@@ -152,7 +153,7 @@ void gradcam(const CamArgs& a, std::uintptr_t stream) {
                              int(l.total)),
         "gradcam shared memory");
   const int64_t grid = a.n < int64_t(16) * sms ? a.n : int64_t(16) * sms;
-  gradcam_kernel<<<unsigned(grid), kThreads, l.total, reinterpret_cast<cudaStream_t>(stream)>>>(a);
+  AG_LAUNCH(gradcam_kernel, unsigned(grid), kThreads, l.total, reinterpret_cast<cudaStream_t>(stream), a);
   check_launch("gradcam");
 }
 

@@ -2,6 +2,7 @@
 // per element (noise), same header code.
 #include <cuda_runtime.h>
 
+#include "anomgrad/device.h"
 #include "anomgrad/kernels.h"
 #include "anomgrad/processing.h"
 #include "check.cuh"
@@ -18,7 +19,7 @@ __global__ void normalize_kernel(ProcessArgs p) {
   const int64_t r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (r >= p.n * p.dim) return;
   normalize_row(static_cast<const T_*>(p.x) + r * p.T, static_cast<T_*>(p.out) + r * p.T, p.T,
-                p.off[r / p.dim]);
+                AG_LD(p.off + r / p.dim));
 }
 
 template <class T_>
@@ -27,8 +28,8 @@ __global__ void noise_kernel(ProcessArgs p, const double* sigma, uint64_t seed, 
   if (e >= p.n * p.dim * p.T) return;
   const int64_t r = e / p.T, t = e % p.T, i = r / p.dim;
   const int a = int(r % p.dim);
-  static_cast<T_*>(p.out)[e] = noisy(static_cast<const T_*>(p.x) + r * p.T, t, p.off[i], a,
-                                     sigma[i], seed, start + uint64_t(i));
+  AG_ST(static_cast<T_*>(p.out) + e, noisy(static_cast<const T_*>(p.x) + r * p.T, t, AG_LD(p.off + i), a,
+                                            AG_LD(sigma + i), seed, start + uint64_t(i)));
 }
 
 template <class T_>
@@ -36,7 +37,7 @@ __global__ void scale_kernel(ProcessArgs p, const double* g) {
   const int64_t r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (r >= p.n * p.dim) return;
   scale_row(static_cast<const T_*>(p.x) + r * p.T, static_cast<T_*>(p.out) + r * p.T, p.T,
-            p.off[r / p.dim], g[r / p.dim]);
+            AG_LD(p.off + r / p.dim), AG_LD(g + r / p.dim));
 }
 
 template <class T_>
@@ -44,7 +45,7 @@ __global__ void cut_kernel(ProcessArgs p) {
   const int64_t r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (r >= p.n * p.dim) return;
   cut_row(static_cast<const T_*>(p.x) + r * p.T, static_cast<T_*>(p.out) + r * p.T, p.T,
-          p.off[r / p.dim]);
+          AG_LD(p.off + r / p.dim));
 }
 
 inline cudaStream_t as_stream(std::uintptr_t s) { return reinterpret_cast<cudaStream_t>(s); }
@@ -54,9 +55,9 @@ inline cudaStream_t as_stream(std::uintptr_t s) { return reinterpret_cast<cudaSt
 void normalize(const ProcessArgs& p, std::uintptr_t s) {
   if (p.n * p.dim == 0) return;
   if (p.is_double)
-    normalize_kernel<double><<<blocks_for(p.n * p.dim), kThreads, 0, as_stream(s)>>>(p);
+    AG_LAUNCH(normalize_kernel<double>, blocks_for(p.n * p.dim), kThreads, 0, as_stream(s), p);
   else
-    normalize_kernel<float><<<blocks_for(p.n * p.dim), kThreads, 0, as_stream(s)>>>(p);
+    AG_LAUNCH(normalize_kernel<float>, blocks_for(p.n * p.dim), kThreads, 0, as_stream(s), p);
   check_launch("normalize");
 }
 
@@ -65,27 +66,27 @@ void add_noise(const ProcessArgs& p, const double* sigma, uint64_t seed, uint64_
   const int64_t work = p.n * p.dim * p.T;
   if (work == 0) return;
   if (p.is_double)
-    noise_kernel<double><<<blocks_for(work), kThreads, 0, as_stream(s)>>>(p, sigma, seed, start);
+    AG_LAUNCH(noise_kernel<double>, blocks_for(work), kThreads, 0, as_stream(s), p, sigma, seed, start);
   else
-    noise_kernel<float><<<blocks_for(work), kThreads, 0, as_stream(s)>>>(p, sigma, seed, start);
+    AG_LAUNCH(noise_kernel<float>, blocks_for(work), kThreads, 0, as_stream(s), p, sigma, seed, start);
   check_launch("add_noise");
 }
 
 void scale(const ProcessArgs& p, const double* g, std::uintptr_t s) {
   if (p.n * p.dim == 0) return;
   if (p.is_double)
-    scale_kernel<double><<<blocks_for(p.n * p.dim), kThreads, 0, as_stream(s)>>>(p, g);
+    AG_LAUNCH(scale_kernel<double>, blocks_for(p.n * p.dim), kThreads, 0, as_stream(s), p, g);
   else
-    scale_kernel<float><<<blocks_for(p.n * p.dim), kThreads, 0, as_stream(s)>>>(p, g);
+    AG_LAUNCH(scale_kernel<float>, blocks_for(p.n * p.dim), kThreads, 0, as_stream(s), p, g);
   check_launch("scale_diffusion");
 }
 
 void cut(const ProcessArgs& p, std::uintptr_t s) {
   if (p.n * p.dim == 0) return;
   if (p.is_double)
-    cut_kernel<double><<<blocks_for(p.n * p.dim), kThreads, 0, as_stream(s)>>>(p);
+    AG_LAUNCH(cut_kernel<double>, blocks_for(p.n * p.dim), kThreads, 0, as_stream(s), p);
   else
-    cut_kernel<float><<<blocks_for(p.n * p.dim), kThreads, 0, as_stream(s)>>>(p);
+    AG_LAUNCH(cut_kernel<float>, blocks_for(p.n * p.dim), kThreads, 0, as_stream(s), p);
   check_launch("cut");
 }
 

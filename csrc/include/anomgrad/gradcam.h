@@ -18,7 +18,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "hd.h"
+#include "device.h"
 
 namespace anomgrad {
 
@@ -26,7 +26,7 @@ constexpr int CAM_GROUPS = 8;
 
 AG_HD double cam_partial(const float* A, const float* w, int64_t K, int64_t L, int64_t j, int g) {
   double s = 0.0;
-  for (int64_t k = g; k < K; k += CAM_GROUPS) s += double(w[k]) * double(A[k * L + j]);
+  for (int64_t k = g; k < K; k += CAM_GROUPS) s += double(AG_LD(w + k)) * double(AG_LD(A + k * L + j));
   return s;
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 #include <cstdint>
 
+#include "device.h"
 #include "rng.h"
 
 namespace anomgrad {
@@ -148,11 +149,11 @@ AG_HD void bm_traj(Out* x, int dim, int64_t T, uint64_t seed, uint64_t traj) {
   for (int a = 0; a < dim; ++a) {
     NormalStream ns(seed, traj, STREAM_AXIS + a);
     Out* row = x + a * T;
-    row[0] = Out(0);
+    AG_ST(row, Out(0));
     double acc = 0.0;
     for (int64_t t = 1; t < T; ++t) {
       acc += ns.at(uint64_t(t - 1));
-      row[t] = Out(acc);
+      AG_ST(row + t, Out(acc));
     }
   }
 }
@@ -169,13 +170,13 @@ AG_HD void sbm_traj(Out* x, int dim, int64_t T, double alpha, uint64_t seed, uin
   for (int a = 0; a < dim; ++a) {
     NormalStream ns(seed, traj, STREAM_AXIS + a);
     Out* row = x + a * T;
-    row[0] = Out(0);
+    AG_ST(row, Out(0));
     double acc = 0.0;
     for (int64_t t = 1; t < T; ++t) {
       double z = ns.at(uint64_t(t - 1));
       z *= sbm_scale(alpha, t);
       acc += z;
-      row[t] = Out(acc);
+      AG_ST(row + t, Out(acc));
     }
   }
 }
@@ -208,12 +209,14 @@ AG_HD void ctrw_traj(Out* x, int dim, int64_t T, double alpha, uint64_t seed, ui
   CtrwEvents ev(seed, traj, alpha, T);
   Jumps jumps(seed, traj, dim);
   double acc[3] = {0.0, 0.0, 0.0};
-  for (int a = 0; a < dim; ++a) x[a * T] = Out(0);
+  for (int a = 0; a < dim; ++a) AG_ST(x + a * T, Out(0));
   int64_t k = ev.next();  // grid index of the pending event
   uint64_t j = 0;         // its index
   for (int64_t t = 1; t < T; ++t) {
+    AG_CONVERGE();
     double s[3] = {0.0, 0.0, 0.0};  // jumps of the events at grid index t, in order
     while (k == t) {
+      AG_COUNT("ctrw event");
       double z[3];
       jumps.at(j, 1.0, z);
       for (int a = 0; a < dim; ++a) s[a] += z[a];
@@ -222,7 +225,7 @@ AG_HD void ctrw_traj(Out* x, int dim, int64_t T, double alpha, uint64_t seed, ui
     }
     for (int a = 0; a < dim; ++a) {
       acc[a] += s[a];
-      x[a * T + t] = Out(acc[a]);
+      AG_ST(x + a * T + t, Out(acc[a]));
     }
   }
 }
@@ -239,9 +242,11 @@ AG_HD void lw_traj(Out* x, int dim, int64_t T, double alpha, uint64_t seed, uint
   NormalStream g0(seed, traj, STREAM_AXIS), g1(seed, traj, STREAM_AXIS + 1),
       g2(seed, traj, STREAM_AXIS + 2);
   double acc[3] = {0.0, 0.0, 0.0};
-  for (int a = 0; a < dim; ++a) x[a * T] = Out(0);
+  for (int a = 0; a < dim; ++a) AG_ST(x + a * T, Out(0));
   int64_t s = 0;
   for (uint64_t f = 0; s < T; ++f) {
+    AG_CONVERGE();
+    AG_COUNT("lw flight");
     const double tau = power_law(durations.at(f), inv_sigma);
     const int64_t nf = tau > double(T) ? T + 1 : int64_t(floor(tau));
     double d[3] = {0.0, 0.0, 0.0};
@@ -265,8 +270,9 @@ AG_HD void lw_traj(Out* x, int dim, int64_t T, double alpha, uint64_t seed, uint
     for (int a = 0; a < dim; ++a) {
       double xa = acc[a];
       for (int64_t k = s > 1 ? s : 1; k < end; ++k) {
+        AG_COUNT("lw position");
         xa += d[a];
-        x[a * T + k] = Out(xa);
+        AG_ST(x + a * T + k, Out(xa));
       }
       acc[a] = xa;
     }
@@ -310,17 +316,21 @@ AG_HD void attm_traj(Out* x, int dim, int64_t T, double alpha, uint64_t seed, ui
   AttmSegments seg(seed, traj, alpha, T);
   Jumps steps(seed, traj, dim);
   double acc[3] = {0.0, 0.0, 0.0};
-  for (int a = 0; a < dim; ++a) x[a * T] = Out(0);
+  for (int a = 0; a < dim; ++a) AG_ST(x + a * T, Out(0));
   double r = 0.0;
   int64_t left = 0;  // steps left in the current segment
   for (int64_t s = 0; s < T - 1; ++s) {
-    while (left == 0) seg.next(&r, &left);
+    AG_CONVERGE();
+    while (left == 0) {
+      AG_COUNT("attm segment");
+      seg.next(&r, &left);
+    }
     --left;
     double z[3];
     steps.at(uint64_t(s), r, z);
     for (int a = 0; a < dim; ++a) {
       acc[a] += z[a];
-      x[a * T + s + 1] = Out(acc[a]);
+      AG_ST(x + a * T + s + 1, Out(acc[a]));
     }
   }
 }
