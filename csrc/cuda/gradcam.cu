@@ -10,6 +10,7 @@
 #include "anomgrad/device.h"
 #include "anomgrad/gradcam.h"
 #include "anomgrad/kernels.h"
+#include "args.cuh"
 #include "check.cuh"
 
 namespace anomgrad::cuda {
@@ -25,7 +26,7 @@ __host__ __device__ inline int64_t pow2_at_least(int64_t n) {
 }
 
 struct Layout {  // offsets (bytes) of the dynamic shared memory
-  size_t part, c, v, sorted, edges, red, total;
+  size_t part, c, v, sorted, edges, red, ws, total;
 };
 
 __host__ __device__ inline Layout layout(const CamArgs& a) {
@@ -43,6 +44,8 @@ __host__ __device__ inline Layout layout(const CamArgs& a) {
   o += (a.cam || a.bands) ? sizeof(float) * size_t(a.T) : 0;
   l.sorted = o;
   o += a.bands ? sizeof(float) * size_t(pow2_at_least(a.T)) : 0;
+  l.ws = o;  // the sample's channel weights, loaded once (not once per cell)
+  o += sizeof(float) * size_t(a.K);
   l.total = o;
   return l;
 }
@@ -56,13 +59,21 @@ __global__ void gradcam_kernel(CamArgs a) {
   float* c = reinterpret_cast<float*>(smem + l.c);
   float* v = reinterpret_cast<float*>(smem + l.v);
   float* sorted = reinterpret_cast<float*>(smem + l.sorted);
+  float* ws = reinterpret_cast<float*>(smem + l.ws);
   const int tid = threadIdx.x, nt = blockDim.x;
 
   for (int64_t i = blockIdx.x; i < a.n; i += gridDim.x) {
     const float* A = a.A + i * a.K * a.L;
     const float* w = a.w + i * a.K;
-    for (int64_t e = tid; e < CAM_GROUPS * a.L; e += nt)
-      part[e] = cam_partial(A, w, a.K, a.L, e % a.L, int(e / a.L));
+    for (int64_t k = tid; k < a.K; k += nt) ws[k] = AG_LD(w + k);
+    __syncthreads();
+    // cam_partial with the weights from shared memory: the same terms in the same order
+    for (int64_t e = tid; e < CAM_GROUPS * a.L; e += nt) {
+      const int64_t j = e % a.L;
+      double s = 0.0;
+      for (int64_t k = e / a.L; k < a.K; k += CAM_GROUPS) s = cam_term(s, ws[k], AG_LD(A + k * a.L + j));
+      part[e] = s;
+    }
     __syncthreads();
     for (int64_t j = tid; j < a.L; j += nt) {
       double p[CAM_GROUPS];
@@ -138,6 +149,7 @@ __global__ void gradcam_kernel(CamArgs a) {
 }  // namespace
 
 void gradcam(const CamArgs& a, std::uintptr_t stream) {
+  check_cam(a);
   if (a.n == 0) return;
   const Layout l = layout(a);
   int dev = 0, sms = 0, optin = 0;
