@@ -62,6 +62,14 @@ def efficiency(m: dict) -> float | None:
     return m["useful"] / (32.0 * m["sectors"]) if m["sectors"] else None
 
 
+def used_fraction(k: dict) -> float | None:
+    """Events the trajectories use over events drawn (groups of four), for the event kernels."""
+    drawn = sum(s["thread_iters"] for s in k["sites"] if s["kind"] == 2 and not s["what"].startswith("light:")
+                and s["what"].split()[-1] in ("events", "flights", "segments"))
+    used = sum(s["thread_iters"] for s in k["sites"] if s["kind"] == 2 and s["what"] == "light:used")
+    return used / (4 * drawn) if drawn and used else None
+
+
 def divergence(k: dict) -> float | None:
     w = sum(s["warp_iters"] for s in k["sites"] if s["kind"] == 2 and not s["what"].startswith("light:"))
     t = sum(s["thread_iters"] for s in k["sites"] if s["kind"] == 2 and not s["what"].startswith("light:"))
@@ -84,8 +92,8 @@ def occupancy(regs: int, threads: int, smem: int, sm=SM90) -> tuple[int, float, 
         "registers": (sm["regs"] // per_warp) // warps if regs else sm["max_blocks"],
         "shared memory": sm["smem"] // (-(-smem // sm["smem_unit"]) * sm["smem_unit"] + sm["smem_reserved"]),
     }
-    limit = min(by, key=by.get)
-    b = by[limit]
+    b = min(by.values())
+    limit = " and ".join(k for k, v in by.items() if v == b)
     return b, b * warps / sm["max_warps"], limit
 
 
@@ -146,8 +154,8 @@ def main() -> int:
         for k in res["kernels"]:
             rows.append((what, alpha, k, res["compare"]))
     regs = ptxas_registers(ROOT / "csrc" / "cuda" / "generate.cu")
-    print("| kernel | case | launch (grid x block, shared memory) | load eff. | store eff. | divergence |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| kernel | case | launch (grid x block, shared memory) | load eff. | store eff. | divergence | events used / drawn |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
     fbm_launch = None
     for what, alpha, k, cmp in rows:
@@ -155,20 +163,23 @@ def main() -> int:
         if what == "fbm" and fbm_launch is None:
             fbm_launch = k
         print(f"| {what} (`{k['kernel']}`) | {alpha} | {launch} | {fmt(efficiency(k['load']))} | "
-              f"{fmt(efficiency(k['store']))} | {fmt(divergence(k))} |")
+              f"{fmt(efficiency(k['store']))} | {fmt(divergence(k))} | {fmt(used_fraction(k))} |")
     differ = sorted({f"{w} {a}".strip() for w, a, _, c in rows if c != "equal"})
     if differ:
         print(f"\nNot bit-identical to the CPU twin in this run: {', '.join(differ)}.")
     if fbm_launch is not None:
-        fbm = {n: v for n, v in regs.items() if "fbm" in n and "<float" in n and "registers" in v}
+        # the kernel that runs at T = 1000: float output, work area in shared memory (the
+        # current kernel; before the rebuild there was one fbm_kernel<float>)
+        fbm = {n: v for n, v in regs.items() if "fbm_kernel" in n and "registers" in v
+               and ("FbmSpec<float, true>" in n or "fbm_kernel<float>" in n)}
         print()
         if not fbm:
             print("FBM occupancy: nvcc not found, registers unknown.")
         for name, v in fbm.items():
             smem = fbm_launch["dyn_smem"] + fbm_launch["static_smem"]
             b, occ, lim = occupancy(v["registers"], fbm_launch["block"][0], smem)
-            m = re.search(r"(\w+<[^>]*>)\(", name)
-            short = m.group(1) if m else name
+            short = re.sub(r"\(.*", "", re.sub(r"\w+::|\(anonymous namespace\)::", "", name))
+            short = short.replace("void ", "")
             print(f"FBM occupancy at T = {T} on sm_90: `{short}` {v['registers']} registers "
                   f"(spills {v.get('spill', 0)} B), {fbm_launch['block'][0]} threads, {smem} B shared "
                   f"-> {b} blocks/SM, {occ:.0%} of 64 warps (limited by {lim}).")

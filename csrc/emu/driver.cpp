@@ -16,6 +16,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <typeinfo>
 #include <vector>
 
 #include "anomgrad/kernels.h"
@@ -59,7 +60,7 @@ struct Buf {
   size_t n = 0;
   explicit Buf(size_t n_ = 0) : n(n_) {
     void* m = nullptr;
-    if (posix_memalign(&m, 256, n * sizeof(T) ? n * sizeof(T) : 1) != 0) throw std::bad_alloc();
+    if (posix_memalign(&m, 256, n > 0 ? n * sizeof(T) : 1) != 0) throw std::bad_alloc();
     p = static_cast<T*>(m);
     if (n) std::memset(static_cast<void*>(p), 0xFF, n * sizeof(T));
   }
@@ -231,6 +232,11 @@ std::string gen_case(const std::string& id, const GenSpec& spec) {
                      std::is_same<Out, double>::value};
   emu::device().sms = sms;
   ag::cpu::generate(g);
+  // the FBM kernel's work memory, as anomgrad/_cuda.py allocates it (exact size: ASan)
+  const uint64_t need = model == ag::FBM ? ag::cuda::fbm_scratch_bytes(n, T) : 0;
+  Buf<unsigned char> scratch{size_t(need)};
+  g.scratch = need ? scratch.p : nullptr;
+  g.scratch_bytes = need;
   g.out = got.p;
   each_order(id, [&]() -> std::string {
     got.poison();
@@ -358,6 +364,156 @@ std::string rng_case(const std::string& id, const std::string& kind, std::istrea
   return "";
 }
 
+// ---- defects: bad arguments rejected before a launch, FBM's negative eigenvalues ------------------
+
+// The CUDA twin must throw std::invalid_argument whose message contains `want`, before
+// launching anything.
+template <class F>
+void expect_invalid(const char* what, const char* want, F f) {
+  emu::reset_stats();
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    if (!std::strstr(e.what(), want))
+      throw Fail(std::string(what) + ": the message '" + e.what() + "' does not say '" + want + "'");
+    if (!emu::stats().empty()) throw Fail(std::string(what) + ": rejected, but only after a launch");
+    return;
+  } catch (const std::exception& e) {
+    throw Fail(std::string(what) + ": " + typeid(e).name() + " instead of invalid_argument: " + e.what());
+  }
+  throw Fail(std::string(what) + ": accepted (expected an error saying '" + want + "')");
+}
+
+std::string invalid_case(std::istream& in) {
+  std::string what;
+  in >> what;
+  Buf<float> out(64), x(64);
+  Buf<double> alpha(4), par(4);
+  Buf<int64_t> off(4);
+  for (int k = 0; k < 4; ++k) alpha.p[k] = 0.5, par.p[k] = 1.0, off.p[k] = 0;
+  Buf<uint32_t> words(64);
+  ag::GenerateArgs g{ag::CTRW, 2, 2, 10, 1, 0, alpha.p, false, out.p, false};
+  ag::ProcessArgs p{2, 2, 10, x.p, out.p, false, off.p};
+  ag::CamArgs c{2, 4, 3, 5, x.p, x.p, false, false, true, out.p, nullptr, nullptr, 0};
+  auto gen = [&](ag::GenerateArgs a) { return [a] { ag::cuda::generate(a, 0); }; };
+  if (what == "gen_model") {
+    g.model = 7;
+    expect_invalid("model 7", "model must be a Model id in [0, 5]", gen(g));
+    g.model = -1;
+    expect_invalid("model -1", "model must be a Model id in [0, 5]", gen(g));
+  } else if (what == "gen_dim") {
+    for (int d : {0, 4, -2}) {
+      g.dim = d;
+      expect_invalid("dim", "dim must be 1, 2 or 3", gen(g));
+    }
+  } else if (what == "gen_sizes") {
+    g.n = -1;
+    expect_invalid("n = -1", "n must be >= 0", gen(g));
+    g.n = 2;
+    for (int64_t T : {int64_t(0), int64_t(1), (int64_t(1) << 32) + 1}) {
+      g.T = T;
+      expect_invalid("T", "T must be in [2, 2**32]", gen(g));
+    }
+    g.T = int64_t(1) << 32;
+    g.n = int64_t(1) << 40;
+    expect_invalid("n * dim * T", "more than 2**60 elements", gen(g));
+  } else if (what == "gen_null") {
+    g.out = nullptr;
+    expect_invalid("out", "out is a null device pointer", gen(g));
+    g.out = out.p;
+    g.alpha = nullptr;
+    expect_invalid("alpha", "alpha is a null device pointer", gen(g));
+  } else if (what == "gen_fbm_scratch") {
+    g.model = ag::FBM;
+    g.T = 5000;  // the global-memory path
+    expect_invalid("no scratch", "bytes of device scratch", gen(g));
+    const uint64_t need = ag::cuda::fbm_scratch_bytes(g.n, g.T);
+    Buf<unsigned char> s(need);
+    g.scratch = s.p;
+    g.scratch_bytes = need - 1;
+    expect_invalid("scratch one byte short", "bytes of device scratch", gen(g));
+    g.T = 10;  // the shared-memory path still needs the status word
+    g.scratch = nullptr;
+    g.scratch_bytes = 0;
+    expect_invalid("no scratch (shared path)", "bytes of device scratch", gen(g));
+  } else if (what == "proc_T0") {
+    p.T = 0;
+    expect_invalid("normalize T = 0", "T must be >= 1", [&] { ag::cuda::normalize(p, 0); });
+    expect_invalid("add_noise T = 0", "T must be >= 1", [&] { ag::cuda::add_noise(p, par.p, 1, 0, 0); });
+    expect_invalid("scale T = 0", "T must be >= 1", [&] { ag::cuda::scale(p, par.p, 0); });
+    expect_invalid("cut T = 0", "T must be >= 1", [&] { ag::cuda::cut(p, 0); });
+  } else if (what == "proc_args") {
+    p.n = -3;
+    expect_invalid("n", "n must be >= 0", [&] { ag::cuda::normalize(p, 0); });
+    p.n = 2;
+    p.dim = 0;
+    expect_invalid("dim", "dim must be >= 1", [&] { ag::cuda::cut(p, 0); });
+    p.dim = 2;
+    expect_invalid("sigma", "sigma is a null device pointer", [&] { ag::cuda::add_noise(p, nullptr, 1, 0, 0); });
+    expect_invalid("factor", "factor is a null device pointer", [&] { ag::cuda::scale(p, nullptr, 0); });
+    p.off = nullptr;
+    expect_invalid("off", "off is a null device pointer", [&] { ag::cuda::normalize(p, 0); });
+  } else if (what == "cam_L0") {
+    c.L = 0;
+    expect_invalid("L = 0", "L must be >= 1", [&] { ag::cuda::gradcam(c, 0); });
+  } else if (what == "cam_args") {
+    c.T = 0;
+    expect_invalid("T = 0", "T must be >= 1", [&] { ag::cuda::gradcam(c, 0); });
+    c.T = 5;
+    c.nbands = -1;
+    expect_invalid("nbands", "nbands must be >= 0", [&] { ag::cuda::gradcam(c, 0); });
+    c.nbands = 0;
+    c.A = nullptr;
+    expect_invalid("activations", "activations is a null device pointer", [&] { ag::cuda::gradcam(c, 0); });
+  } else if (what == "rng_args") {
+    expect_invalid("words count", "multiple of 4", [&] { ag::cuda::rng_words(words.p, 2, 6, 1, 0, 0, 0); });
+    expect_invalid("words out", "out is a null", [&] { ag::cuda::rng_words(nullptr, 2, 8, 1, 0, 0, 0); });
+    expect_invalid("normals n", "n_traj and count must be >= 0",
+                   [&] { ag::cuda::rng_normals(reinterpret_cast<double*>(words.p), -1, 8, 1, 0, 0, 0); });
+  } else {
+    throw Fail("unknown invalid case " + what);
+  }
+  return "";
+}
+
+// A circulant embedding with a negative eigenvalue (alpha outside (0, 2)): both twins
+// throw the same error, and leave the same rows unwritten.
+std::string fbm_negative_case(const std::string& id, std::istream& in) {
+  int64_t T = 0;
+  std::string am;
+  in >> T >> am;
+  const int64_t n = 5;
+  Buf<double> alpha{size_t(n)};
+  for (int64_t i = 0; i < n; ++i) alpha.p[i] = (am == "p" && i % 2) ? 0.7 : 2.5;
+  const size_t total = size_t(n) * 2 * size_t(T);
+  Buf<double> want(total), got(total);
+  ag::GenerateArgs g{ag::FBM, n, 2, T, 3, 0, alpha.p, am == "p", want.p, true};
+  std::string cpu_msg = "(no error)";
+  try {
+    ag::cpu::generate(g);
+  } catch (const std::runtime_error& e) {
+    cpu_msg = e.what();
+  }
+  if (cpu_msg.find("negative eigenvalue") == std::string::npos) throw Fail("the CPU twin did not fail: " + cpu_msg);
+  const uint64_t need = ag::cuda::fbm_scratch_bytes(n, T);
+  Buf<unsigned char> scratch{size_t(need)};
+  g.scratch = scratch.p;
+  g.scratch_bytes = need;
+  g.out = got.p;
+  each_order(id, [&]() -> std::string {
+    got.poison();
+    std::string msg = "(no error)";
+    try {
+      ag::cuda::generate(g, 0);
+    } catch (const std::runtime_error& e) {
+      msg = e.what();
+    }
+    if (msg != cpu_msg) return "the CUDA twin says '" + msg + "', the CPU twin '" + cpu_msg + "'";
+    return compare("trajectories", want.p, got.p, total, {n, 2, T});
+  });
+  return "";
+}
+
 // ---- cost output -------------------------------------------------------------------------------------
 std::string json_escape(const std::string& s) {
   std::string o;
@@ -416,6 +572,8 @@ std::string run_command(const std::string& id, const std::string& cmd, std::istr
     return cam_case(id, in);
   }
   if (cmd == "words" || cmd == "normals") return rng_case(id, cmd, in);
+  if (cmd == "invalid") return invalid_case(in);
+  if (cmd == "fbmneg") return fbm_negative_case(id, in);
   if (cmd == "selftest") {
     std::string name;
     in >> name;

@@ -65,21 +65,12 @@ def _rng_cases():
 
 
 CASES = _gen_cases() + _proc_cases() + _cam_cases() + _rng_cases()
-# Known defects of the current kernels, fixed later on this branch (docs/emulation.md).
-# float32 output can round the difference away, hence not strict.
-KNOWN = {i for i, c in CASES
-         if c.startswith("gen fbm") and int(c.split()[3]) >= 258 and int(c.split()[4]) > 0}
-
-
 @pytest.fixture(scope="module")
 def results(emu_exe):
     return emu.run(emu_exe, CASES)
 
 
 @pytest.mark.parametrize("case", [i for i, _ in CASES])
-def test_cuda_twin_equals_cpu_twin(results, case, request):
-    if case in KNOWN:
-        request.applymarker(pytest.mark.xfail(reason="block_cumsum adds in another order than "
-                                                     "the host (issue #10)", strict=False))
+def test_cuda_twin_equals_cpu_twin(results, case):
     status, detail = results.get(case, ("missing", ""))
     assert status == "ok", f"{case}: {status} {detail}"
