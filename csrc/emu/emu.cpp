@@ -2,6 +2,7 @@
 // launch checks, per-block shared memory and the cost model's bookkeeping.
 #include "emu/emu.h"
 
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -598,6 +599,23 @@ void run_block(Launch& L, const uint3& bidx, uint64_t block_linear) {
   }
 }
 
+// The watchdog: a kernel that livelocks (a loop waiting for work that never comes) or
+// deadlocks inside one thread would hang the run; after AG_EMU_TIMEOUT seconds (120) the
+// process reports the launch and exits with status 124.
+char g_watch_msg[256];
+extern "C" void ag_emu_watchdog(int) {
+  const ssize_t n = write(2, g_watch_msg, std::strlen(g_watch_msg));
+  (void)n;
+  _exit(124);
+}
+unsigned watchdog_seconds() {
+  static const unsigned s = [] {
+    const char* e = std::getenv("AG_EMU_TIMEOUT");
+    return unsigned(e ? std::atoi(e) : 120);
+  }();
+  return s;
+}
+
 size_t attr_dyn_of(const void* fn) {
   auto it = g_func_attr.find(fn);
   if (it != g_func_attr.end()) {
@@ -759,8 +777,14 @@ bool run_launch(const LaunchConfig& cfg, void (*body)(void*), void* ctx) {
       tl_sched.launch = nullptr;
       tl_fiber = nullptr;
       tl_thread_idx = nullptr;
+      alarm(0);
     }
   } reset;
+  std::snprintf(g_watch_msg, sizeof g_watch_msg,
+                "\nemu: %s has run for more than %u s: a hang (livelock or deadlock) in the kernel\n",
+                cfg.name, watchdog_seconds());
+  signal(SIGALRM, ag_emu_watchdog);
+  alarm(watchdog_seconds());
   tl_block_dim = b;
   tl_grid_dim = g;
   const uint64_t nb = uint64_t(g.x) * g.y * g.z;

@@ -18,12 +18,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def build(build_dir: Path, sanitize: bool = True) -> Path:
     """Configure and build ag_emu in build_dir (incremental); returns the executable."""
+    return build_tree(ROOT, build_dir, sanitize)
+
+
+def build_tree(root: Path, build_dir: Path, sanitize: bool = True) -> Path:
+    """ag_emu from the csrc/ under root (a copy, for tests/emulation/mutants.py)."""
     cmake = shutil.which("cmake")
     if cmake is None:
         raise FileNotFoundError("cmake is not on PATH")
     build_dir.mkdir(parents=True, exist_ok=True)
     if not (build_dir / "CMakeCache.txt").exists():
-        subprocess.run([cmake, "-S", str(ROOT / "csrc" / "emu"), "-B", str(build_dir),
+        subprocess.run([cmake, "-S", str(root / "csrc" / "emu"), "-B", str(build_dir),
                         "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
                         f"-DAG_EMU_SANITIZE={'ON' if sanitize else 'OFF'}"],
                        check=True, capture_output=True, text=True)
