@@ -5,8 +5,16 @@
 // Input, one case per line:   <id> <command> <arguments...>
 // Output, one line per case:  <id> ok <detail> | <id> fail <message> | <id> json <object>
 //
-// Commands (see usage() below): gen, proc, cam, words, normals, selftest, invalid, and
-// "cost <command> ..." to record the cost model of one forward-order run of a command.
+// Commands:
+//   gen MODEL DIM T N s|p f|d SMS [alpha=A]   a generator (scalar or per-trajectory alpha)
+//   proc normalize|noise|scale|cut DIM T N f|d SMS
+//   cam N K L T NBANDS FLAGS SMS              FLAGS: comma-separated cam,cells,relu,linear,minmax
+//   words N COUNT STREAM, normals N COUNT STREAM
+//   invalid WHAT                               an argument check (driver.cpp: invalid_case)
+//   fbmneg T s|p                               FBM with negative circulant eigenvalues
+//   selftest NAME                              the emulator's own tests (selftest.cpp)
+//   cost COMMAND ...                           the cost model of one forward-order run
+// SMS is the emulated device's SM count (2 makes the grid-stride loops run).
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>

@@ -32,8 +32,10 @@
   T* const name = static_cast<T*>(::emu::static_shared(AG_EMU_SITE(#name, ::emu::Kind::shared), \
                                                        sizeof(T) * size_t(n), alignof(T)))
 #define AG_DYN_SHARED(T, name) T* const name = static_cast<T*>(::emu::dynamic_shared())
+// (kernel) in parentheses: a kernel name with a comma (f<A, B>) splits the macro's
+// arguments, which nvcc rejects; so must the emulator (use an alias: f<Spec>).
 #define AG_LAUNCH(kernel, grid, block, smem, stream, ...) \
-  ::emu::launch(#kernel, kernel, grid, block, smem, stream, __VA_ARGS__)
+  ::emu::launch(#kernel, (kernel), (grid), (block), (smem), (stream), __VA_ARGS__)
 
 #else
 
