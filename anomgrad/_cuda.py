@@ -100,9 +100,28 @@ def generate(model, n, T, alpha, dim, seed, start, dtype, device):
     tdtype = torch.float64 if np.dtype(dtype) == np.float64 else torch.float32
     out = _empty((n, dim, T), tdtype, dev)
     with torch.cuda.device(dev):
+        scratch, nbytes = _fbm_scratch(model, n, T, dev)
         _core.generate_cuda(_core.Model.__members__[model], out.data_ptr(), n, dim, T, tdtype == torch.float64,
-                            a.data_ptr(), a.numel() > 1, seed, start, _stream(dev))
+                            a.data_ptr(), a.numel() > 1, seed, start,
+                            0 if scratch is None else scratch.data_ptr(), nbytes, _stream(dev))
     return out
+
+
+def _fbm_scratch(model, n, T, dev):
+    """Work memory of the CUDA FBM kernel: a status word, plus one FFT work area per
+    resident block when the embedding does not fit in shared memory (T > 4097).  It comes
+    from torch's caching allocator on the current stream, like every other buffer, so it
+    is reused and ordered with the caller's work; returns (tensor or None, bytes)."""
+    import torch
+
+    from ._native import core as _core
+
+    if model != "fbm":
+        return None, 0
+    nbytes = int(_core.fbm_scratch_bytes(n, T))
+    if nbytes == 0:
+        return None, 0
+    return _empty((nbytes,), torch.uint8, dev), nbytes
 
 
 # ---- processing ------------------------------------------------------------------------
@@ -120,6 +139,8 @@ def check_tensor(name: str, x):
                          f"{tuple(x.shape)}")
     if not x.is_contiguous():
         raise ValueError(f"{name} must be contiguous (call .contiguous())")
+    if x.shape[-1] < 1:
+        raise ValueError(f"{name} has no positions (T = 0); T must be >= 1")
     require()
     return x[:, None, :] if x.ndim == 2 else x
 

@@ -46,6 +46,7 @@ ag::ProcessArgs process_args(const py::array& x, py::array& out, const i64c& off
   for (int d = 0; d < 3; ++d)
     if (x.shape(d) != out.shape(d)) throw py::value_error("x and out shapes differ");
   if (off.size() != x.shape(0)) throw py::value_error("off must have n values");
+  if (x.shape(2) < 1) throw py::value_error("x must have at least one position (T >= 1), got T = 0");
   return ag::ProcessArgs{x.shape(0), int(x.shape(1)), x.shape(2), x.data(), out.mutable_data(),
                          dbl, off.data()};
 }
@@ -94,21 +95,36 @@ void bind_generate(py::module_& m, py::module_& host) {
 
 #ifdef ANOMGRAD_WITH_CUDA
   // Device pointers are integers (tensor.data_ptr()); Python has checked devices, dtypes,
-  // shapes and contiguity (anomgrad/cuda.py).
+  // shapes and contiguity (anomgrad/_cuda.py).  The CUDA twins check the rest (model id,
+  // dim, sizes, null pointers, the FBM scratch) and raise ValueError before any launch
+  // (csrc/cuda/args.cuh).
   m.def(
       "generate_cuda",
       [](ag::Model model, std::uintptr_t out, int64_t n, int dim, int64_t T, bool out_double,
          std::uintptr_t alpha, bool alpha_per_traj, uint64_t seed, uint64_t start,
-         std::uintptr_t stream) {
-        const ag::GenerateArgs g{model, n, dim, T, seed, start,
-                                 reinterpret_cast<const double*>(alpha), alpha_per_traj,
-                                 reinterpret_cast<void*>(out), out_double};
+         std::uintptr_t scratch, uint64_t scratch_bytes, std::uintptr_t stream) {
+        ag::GenerateArgs g{model, n, dim, T, seed, start,
+                           reinterpret_cast<const double*>(alpha), alpha_per_traj,
+                           reinterpret_cast<void*>(out), out_double};
+        g.scratch = reinterpret_cast<void*>(scratch);
+        g.scratch_bytes = scratch_bytes;
         py::gil_scoped_release nogil;
         ag::cuda::generate(g, stream);
       },
       py::arg("model"), py::arg("out"), py::arg("n"), py::arg("dim"), py::arg("T"),
       py::arg("out_double"), py::arg("alpha"), py::arg("alpha_per_traj"), py::arg("seed"),
-      py::arg("start"), py::arg("stream"));
+      py::arg("start"), py::arg("scratch"), py::arg("scratch_bytes"), py::arg("stream"),
+      "Trajectories start..start+n-1 of `model` into the (n, dim, T) device buffer `out`; "
+      "scratch: device memory of fbm_scratch_bytes(n, T) bytes for FBM (0 otherwise).");
+  m.def(
+      "fbm_scratch_bytes",
+      [](int64_t n, int64_t T) {
+        py::gil_scoped_release nogil;
+        return ag::cuda::fbm_scratch_bytes(n, T);
+      },
+      py::arg("n"), py::arg("T"),
+      "Bytes of device scratch generate_cuda needs for n FBM trajectories of length T on the "
+      "current device (sized to the blocks that are resident at once).");
   auto pa = [](std::uintptr_t x, std::uintptr_t out, int64_t n, int dim, int64_t T, bool dbl,
                std::uintptr_t off) {
     return ag::ProcessArgs{n, dim, T, reinterpret_cast<const void*>(x), reinterpret_cast<void*>(out),

@@ -53,8 +53,14 @@ def gradcam_cuda(activations: int, weights: int, n: int, K: int, L: int, T: int,
                  linear: bool, minmax: bool, cam: int, cells: int, bands: int, nbands: int,
                  stream: int) -> None: ...
 def generate_cuda(model: Model, out: int, n: int, dim: int, T: int, out_double: bool,
-                  alpha: int, alpha_per_traj: bool, seed: int, start: int, stream: int) -> None:
-    """Trajectories start..start+n-1 of `model` into the (n, dim, T) device buffer `out`."""
+                  alpha: int, alpha_per_traj: bool, seed: int, start: int, scratch: int,
+                  scratch_bytes: int, stream: int) -> None:
+    """Trajectories start..start+n-1 of `model` into the (n, dim, T) device buffer `out`;
+    scratch: device memory of fbm_scratch_bytes(n, T) bytes for FBM (0 otherwise).  Bad
+    arguments raise ValueError before any launch."""
+def fbm_scratch_bytes(n: int, T: int) -> int:
+    """Bytes of device scratch generate_cuda needs for n FBM trajectories of length T on
+    the current device (sized to the blocks that are resident at once)."""
 def normalize_cuda(x: int, out: int, n: int, dim: int, T: int, is_double: bool, off: int,
                    stream: int) -> None: ...
 def add_noise_cuda(x: int, out: int, n: int, dim: int, T: int, is_double: bool, off: int,

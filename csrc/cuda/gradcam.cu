@@ -7,8 +7,10 @@
 #include <stdexcept>
 #include <string>
 
+#include "anomgrad/device.h"
 #include "anomgrad/gradcam.h"
 #include "anomgrad/kernels.h"
+#include "args.cuh"
 #include "check.cuh"
 
 namespace anomgrad::cuda {
@@ -24,7 +26,7 @@ __host__ __device__ inline int64_t pow2_at_least(int64_t n) {
 }
 
 struct Layout {  // offsets (bytes) of the dynamic shared memory
-  size_t part, c, v, sorted, edges, red, total;
+  size_t part, c, v, sorted, edges, red, ws, total;
 };
 
 __host__ __device__ inline Layout layout(const CamArgs& a) {
@@ -42,12 +44,14 @@ __host__ __device__ inline Layout layout(const CamArgs& a) {
   o += (a.cam || a.bands) ? sizeof(float) * size_t(a.T) : 0;
   l.sorted = o;
   o += a.bands ? sizeof(float) * size_t(pow2_at_least(a.T)) : 0;
+  l.ws = o;  // the sample's channel weights, loaded once (not once per cell)
+  o += sizeof(float) * size_t(a.K);
   l.total = o;
   return l;
 }
 
 __global__ void gradcam_kernel(CamArgs a) {
-  extern __shared__ __align__(8) unsigned char smem[];
+  AG_DYN_SHARED(unsigned char, smem);
   const Layout l = layout(a);
   double* part = reinterpret_cast<double*>(smem + l.part);
   double* edges = reinterpret_cast<double*>(smem + l.edges);
@@ -55,19 +59,27 @@ __global__ void gradcam_kernel(CamArgs a) {
   float* c = reinterpret_cast<float*>(smem + l.c);
   float* v = reinterpret_cast<float*>(smem + l.v);
   float* sorted = reinterpret_cast<float*>(smem + l.sorted);
+  float* ws = reinterpret_cast<float*>(smem + l.ws);
   const int tid = threadIdx.x, nt = blockDim.x;
 
   for (int64_t i = blockIdx.x; i < a.n; i += gridDim.x) {
     const float* A = a.A + i * a.K * a.L;
     const float* w = a.w + i * a.K;
-    for (int64_t e = tid; e < CAM_GROUPS * a.L; e += nt)
-      part[e] = cam_partial(A, w, a.K, a.L, e % a.L, int(e / a.L));
+    for (int64_t k = tid; k < a.K; k += nt) ws[k] = AG_LD(w + k);
+    __syncthreads();
+    // cam_partial with the weights from shared memory: the same terms in the same order
+    for (int64_t e = tid; e < CAM_GROUPS * a.L; e += nt) {
+      const int64_t j = e % a.L;
+      double s = 0.0;
+      for (int64_t k = e / a.L; k < a.K; k += CAM_GROUPS) s = cam_term(s, ws[k], AG_LD(A + k * a.L + j));
+      part[e] = s;
+    }
     __syncthreads();
     for (int64_t j = tid; j < a.L; j += nt) {
       double p[CAM_GROUPS];
       for (int g = 0; g < CAM_GROUPS; ++g) p[g] = part[g * a.L + j];
       c[j] = cam_combine(p, a.relu);
-      if (a.cells) a.cells[i * a.L + j] = c[j];
+      if (a.cells) AG_ST(a.cells + i * a.L + j, c[j]);
     }
     __syncthreads();
     if (a.cam || a.bands) {
@@ -92,7 +104,7 @@ __global__ void gradcam_kernel(CamArgs a) {
       hi = red[nt];
       if (a.cam)
         for (int64_t t = tid; t < a.T; t += nt)
-          a.cam[i * a.T + t] = a.minmax ? cam_minmax(v[t], lo, hi) : v[t];
+          AG_ST(a.cam + i * a.T + t, a.minmax ? cam_minmax(v[t], lo, hi) : v[t]);
     }
     if (a.bands) {
       const int64_t P = pow2_at_least(a.T);
@@ -126,8 +138,8 @@ __global__ void gradcam_kernel(CamArgs a) {
           ++count;
         }
         for (int b = 0; b < a.nbands; ++b)
-          a.bands[(i * a.nbands + b) * a.L + j] =
-              count > 0 && double(mn) > edges[b] && double(mx) < edges[b + 1];
+          AG_ST(a.bands + (i * a.nbands + b) * a.L + j,
+                uint8_t(count > 0 && double(mn) > edges[b] && double(mx) < edges[b + 1]));
       }
     }
     __syncthreads();
@@ -137,6 +149,7 @@ __global__ void gradcam_kernel(CamArgs a) {
 }  // namespace
 
 void gradcam(const CamArgs& a, std::uintptr_t stream) {
+  check_cam(a);
   if (a.n == 0) return;
   const Layout l = layout(a);
   int dev = 0, sms = 0, optin = 0;
@@ -152,7 +165,7 @@ void gradcam(const CamArgs& a, std::uintptr_t stream) {
                              int(l.total)),
         "gradcam shared memory");
   const int64_t grid = a.n < int64_t(16) * sms ? a.n : int64_t(16) * sms;
-  gradcam_kernel<<<unsigned(grid), kThreads, l.total, reinterpret_cast<cudaStream_t>(stream)>>>(a);
+  AG_LAUNCH(gradcam_kernel, unsigned(grid), kThreads, l.total, reinterpret_cast<cudaStream_t>(stream), a);
   check_launch("gradcam");
 }
 

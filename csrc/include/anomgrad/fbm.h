@@ -62,19 +62,40 @@ AG_HD void fft_swap(double* re, double* im, int log2M, int64_t i) {
   }
 }
 
-// Butterfly b (< M/2) of the stage with half-size h: X_j = sum_k x_k exp(-2 pi i j k / M).
-AG_HD void fft_butterfly(double* re, double* im, const double* tw, int64_t M, int64_t h,
-                         int64_t b) {
-  const int64_t pos = b % h;
-  const int64_t i0 = (b / h) * 2 * h + pos, i1 = i0 + h;
-  const int64_t k = pos * (M / (2 * h));
-  const double wr = tw[2 * k], wi = tw[2 * k + 1];
+// The butterfly on elements i0 and i1 = i0 + h with twiddle (wr, wi).
+AG_HD void fft_butterfly_at(double* re, double* im, double wr, double wi, int64_t i0, int64_t i1) {
   const double tr = wr * re[i1] - wi * im[i1];
   const double ti = wr * im[i1] + wi * re[i1];
   re[i1] = re[i0] - tr;
   im[i1] = im[i0] - ti;
   re[i0] = re[i0] + tr;
   im[i0] = im[i0] + ti;
+}
+
+// Butterfly b (< M/2) of the stage with half-size h: X_j = sum_k x_k exp(-2 pi i j k / M).
+AG_HD void fft_butterfly(double* re, double* im, const double* tw, int64_t M, int64_t h,
+                         int64_t b) {
+  const int64_t pos = b % h;
+  const int64_t i0 = (b / h) * 2 * h + pos, i1 = i0 + h;
+  const int64_t k = pos * (M / (2 * h));
+  fft_butterfly_at(re, im, tw[2 * k], tw[2 * k + 1], i0, i1);
+}
+
+// The CUDA kernel keeps a quarter of the twiddles: tq[2k], tq[2k+1] as fft_twiddle for
+// k < fft_quarter(M).  For M/4 <= k < M/2 the angle is a quarter turn past k' = k - M/4;
+// sincos_word takes the quadrant from the word's top bits and rotates the same polynomial
+// values, so cos(k) = -sin(k') and sin(k) = cos(k') exactly (signed zeros included).
+AG_HD int64_t fft_quarter(int64_t M) { return M >= 4 ? M / 4 : 1; }
+AG_HD void fft_twiddle_q(const double* tq, int64_t M, int64_t k, double* wr, double* wi) {
+  const int64_t q = M / 4;
+  if (M < 4 || k < q) {
+    *wr = tq[2 * k];
+    *wi = tq[2 * k + 1];
+  } else {
+    const int64_t k2 = k - q;
+    *wr = tq[2 * k2 + 1];
+    *wi = -tq[2 * k2];
+  }
 }
 
 // Sequential FFT (host).

@@ -24,9 +24,12 @@ namespace anomgrad {
 
 constexpr int CAM_GROUPS = 8;
 
+// One term of a partial sum: s + w_k A_kj in double.
+AG_HD double cam_term(double s, float w, float a) { return s + double(w) * double(a); }
+
 AG_HD double cam_partial(const float* A, const float* w, int64_t K, int64_t L, int64_t j, int g) {
   double s = 0.0;
-  for (int64_t k = g; k < K; k += CAM_GROUPS) s += double(w[k]) * double(A[k * L + j]);
+  for (int64_t k = g; k < K; k += CAM_GROUPS) s = cam_term(s, w[k], A[k * L + j]);
   return s;
 }
 

@@ -9,7 +9,9 @@ namespace anomgrad {
 
 // One call of a generator: trajectories start .. start + n - 1 of `model`
 // (anomgrad::Model), written to out (n, dim, T) float32 (out_double false) or float64.
-// alpha holds n values (alpha_per_traj) or one.
+// alpha holds n values (alpha_per_traj) or one.  scratch: device work memory of the CUDA
+// FBM kernel, scratch_bytes >= cuda::fbm_scratch_bytes(n, T) (allocated by the caller,
+// torch on the current stream); the CPU twin ignores it.
 struct GenerateArgs {
   int model;
   int64_t n;
@@ -21,6 +23,8 @@ struct GenerateArgs {
   bool alpha_per_traj;
   void* out;
   bool out_double;
+  void* scratch = nullptr;
+  uint64_t scratch_bytes = 0;
 };
 
 // Processing of (n, dim, T) arrays (anomgrad/processing.py): x and out float32 or
@@ -77,6 +81,10 @@ void rng_words(uint32_t* out, int64_t n_traj, int64_t count, uint64_t seed, uint
 void rng_normals(double* out, int64_t n_traj, int64_t count, uint64_t seed, uint64_t traj0,
                  uint32_t stream, std::uintptr_t cuda_stream);
 void generate(const GenerateArgs& g, std::uintptr_t cuda_stream);
+// Bytes of scratch the FBM kernel needs for n trajectories of length T on the current
+// device: a status word, plus, when the embedding does not fit in shared memory, one work
+// area per resident block (0 for n == 0).
+uint64_t fbm_scratch_bytes(int64_t n, int64_t T);
 void gradcam(const CamArgs& c, std::uintptr_t cuda_stream);
 void normalize(const ProcessArgs& p, std::uintptr_t cuda_stream);
 void add_noise(const ProcessArgs& p, const double* sigma, uint64_t seed, uint64_t start,

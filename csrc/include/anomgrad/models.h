@@ -6,6 +6,11 @@
 // docs/rng.md the draws.
 //
 // Output: x points at the trajectory's (dim, T) block, x[a * T + t].
+//
+// The CUDA kernels do not run the *_traj loops below: they draw the events of 32
+// trajectories cooperatively in groups of four (the *_group and per-event helpers, one
+// Philox block per stream and group) and replay the loops' sums in the same order
+// (docs/emulation.md), so the numbers are these functions' to the bit.
 #pragma once
 #include <cstdint>
 
@@ -135,6 +140,40 @@ struct Jumps {
   }
 };
 
+// Normals 4q .. 4q+3 of a stream (NormalStream's values: one Philox block).
+AG_HD void normals_group(uint64_t seed, uint64_t traj, uint32_t stream, uint32_t q, double* g) {
+  const Words w = philox_block(seed, traj, stream, q);
+  const Pair p0 = normal_pair(w.w[0], w.w[1]);
+  const Pair p1 = normal_pair(w.w[2], w.w[3]);
+  g[0] = p0.z0;
+  g[1] = p0.z1;
+  g[2] = p1.z0;
+  g[3] = p1.z1;
+}
+
+// Jumps::at(4q + j, scale) for j = 0..3: one Philox block per stream for four jumps,
+// the same normals and the same operations.
+AG_HD void jumps_group(uint64_t seed, uint64_t traj, int dim, uint32_t q, double scale,
+                       double z[4][3]) {
+  double g[4][4];  // normals 4q .. 4q+3 of streams 16, 17, 18 and 19 (3-D length)
+  const int nstreams = dim < 3 ? dim : 4;
+  for (int s = 0; s < nstreams; ++s)
+    normals_group(seed, traj, s < 3 ? STREAM_AXIS + uint32_t(s) : STREAM_LENGTH, q, g[s]);
+  for (int j = 0; j < 4; ++j) {
+    if (dim < 3) {
+      z[j][0] = g[0][j] * scale;
+      if (dim > 1) z[j][1] = g[1][j] * scale;
+    } else {
+      double u[3];
+      unit3(g[0][j], g[1][j], g[2][j], u);
+      const double L = g[3][j] * scale;
+      z[j][0] = L * u[0];
+      z[j][1] = L * u[1];
+      z[j][2] = L * u[2];
+    }
+  }
+}
+
 // (1 - U)^(-inv) as the batched Numba helper computes it: exp(min(E * inv, 40)).
 AG_HD double power_law(uint32_t w, double inv_exponent) {
   const double x = exp1_of(w) * inv_exponent;
@@ -229,12 +268,41 @@ AG_HD void ctrw_traj(Out* x, int dim, int64_t T, double alpha, uint64_t seed, ui
 
 // ---- LW -------------------------------------------------------------------------------
 
+// Grid steps of a flight of duration tau (T + 1 when it outlasts the trajectory).
+AG_HD int64_t lw_steps(double tau, int64_t T) { return tau > double(T) ? T + 1 : int64_t(floor(tau)); }
+
+// Velocity of a flight in 1-D (sign from the top bit of wd) or 2-D (angle of wd).
+AG_HD void lw_direction_12(int dim, double v, uint32_t wd, double* d) {
+  if (dim == 1) {
+    d[0] = (wd >> 31) ? -v : v;
+  } else {
+    const CosSin cs = sincos_word(wd);
+    d[0] = v * cs.c;
+    d[1] = v * cs.s;
+  }
+}
+
+// Velocity of a flight in 3-D from three normals (a uniform direction).
+AG_HD void lw_direction_3(double v, double g0, double g1, double g2, double* d) {
+  double u[3];
+  unit3(g0, g1, g2, u);
+  d[0] = v * u[0];
+  d[1] = v * u[1];
+  d[2] = v * u[2];
+}
+
+// Speed and 1/sigma of a trajectory (stream 0, block 0).
+AG_HD void lw_params(uint64_t seed, uint64_t traj, double alpha, double* v, double* inv_sigma) {
+  const Words p = philox_block(seed, traj, STREAM_PARAMS, 0);
+  *v = 10.0 * uniform_of(p.w[0]);
+  const double sigma = alpha == 2.0 ? uniform_of(p.w[1]) : 3.0 - alpha;
+  *inv_sigma = 1.0 / sigma;
+}
+
 template <class Out>
 AG_HD void lw_traj(Out* x, int dim, int64_t T, double alpha, uint64_t seed, uint64_t traj) {
-  const Words p = philox_block(seed, traj, STREAM_PARAMS, 0);
-  const double v = 10.0 * uniform_of(p.w[0]);
-  const double sigma = alpha == 2.0 ? uniform_of(p.w[1]) : 3.0 - alpha;
-  const double inv_sigma = 1.0 / sigma;
+  double v, inv_sigma;
+  lw_params(seed, traj, alpha, &v, &inv_sigma);
   WordStream durations(seed, traj, STREAM_EVENTS), directions(seed, traj, STREAM_DIRECTIONS);
   NormalStream g0(seed, traj, STREAM_AXIS), g1(seed, traj, STREAM_AXIS + 1),
       g2(seed, traj, STREAM_AXIS + 2);
@@ -243,23 +311,13 @@ AG_HD void lw_traj(Out* x, int dim, int64_t T, double alpha, uint64_t seed, uint
   int64_t s = 0;
   for (uint64_t f = 0; s < T; ++f) {
     const double tau = power_law(durations.at(f), inv_sigma);
-    const int64_t nf = tau > double(T) ? T + 1 : int64_t(floor(tau));
+    const int64_t nf = lw_steps(tau, T);
     double d[3] = {0.0, 0.0, 0.0};
     if (dim == 3) {
-      double u[3];
-      unit3(g0.at(f), g1.at(f), g2.at(f), u);
-      d[0] = v * u[0];
-      d[1] = v * u[1];
-      d[2] = v * u[2];
+      const double a0 = g0.at(f), a1 = g1.at(f), a2 = g2.at(f);
+      lw_direction_3(v, a0, a1, a2, d);
     } else {
-      const uint32_t wd = directions.at(f);
-      if (dim == 1) {
-        d[0] = (wd >> 31) ? -v : v;
-      } else {
-        const CosSin cs = sincos_word(wd);
-        d[0] = v * cs.c;
-        d[1] = v * cs.s;
-      }
+      lw_direction_12(dim, v, directions.at(f), d);
     }
     const int64_t end = s + nf < T ? s + nf : T;
     for (int a = 0; a < dim; ++a) {
@@ -285,6 +343,22 @@ AG_HD double attm_sigma(double alpha, double u) {
   return ATTM_SIGMA_LOW + (hi - ATTM_SIGMA_LOW) * u;
 }
 
+// Segment from its word w: sqrt(2 D) and the number of steps.
+AG_HD void attm_segment(uint32_t w, double inv_sigma, double inv_alpha, double T, int64_t Ti,
+                        double* r, int64_t* steps) {
+  const double V = 0.9 - 0.89 * uniform_of(w);
+  const double lv = log_det(V);
+  *r = sqrt(2.0 * exp_det(lv * inv_sigma));
+  const double dur = exp_det(-lv * inv_alpha);
+  *steps = dur > T ? Ti : int64_t(floor(dur));
+}
+
+// 1/sigma of a trajectory (stream 0, word 0).
+AG_HD double attm_inv_sigma(uint64_t seed, uint64_t traj, double alpha) {
+  const Words p = philox_block(seed, traj, STREAM_PARAMS, 0);
+  return 1.0 / attm_sigma(alpha, uniform_of(p.w[0]));
+}
+
 // Segments in order: sqrt(2 D) and the number of steps of each.
 struct AttmSegments {
   WordStream draws;
@@ -293,15 +367,10 @@ struct AttmSegments {
   uint64_t j = 0;
   AG_HD AttmSegments(uint64_t seed, uint64_t traj, double alpha, int64_t T_)
       : draws(seed, traj, STREAM_EVENTS), inv_alpha(1.0 / alpha), T(double(T_)), Ti(T_) {
-    const Words p = philox_block(seed, traj, STREAM_PARAMS, 0);
-    inv_sigma = 1.0 / attm_sigma(alpha, uniform_of(p.w[0]));
+    inv_sigma = attm_inv_sigma(seed, traj, alpha);
   }
   AG_HD void next(double* r, int64_t* steps) {
-    const double V = 0.9 - 0.89 * uniform_of(draws.at(j++));
-    const double lv = log_det(V);
-    *r = sqrt(2.0 * exp_det(lv * inv_sigma));
-    const double dur = exp_det(-lv * inv_alpha);
-    *steps = dur > T ? Ti : int64_t(floor(dur));
+    attm_segment(draws.at(j++), inv_sigma, inv_alpha, T, Ti, r, steps);
   }
 };
 

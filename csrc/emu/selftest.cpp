@@ -1,0 +1,260 @@
+// Toy kernels that test the emulator itself (see selftest.h).
+#include "emu/selftest.h"
+
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "anomgrad/device.h"
+
+namespace {
+
+struct Fail : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+const emu::Order kOrders[] = {emu::Order::forward, emu::Order::reverse, emu::Order::shuffled};
+
+__global__ void store_tid(float* out, int stride) { AG_ST(out + threadIdx.x * stride, float(threadIdx.x)); }
+
+// out[t] = s[(t + 1) % n] after every thread wrote s[t] = t (with or without the barrier).
+template <bool kBarrier>
+__global__ void neighbour(int* out) {
+  AG_SHARED(int, s, 256);
+  const unsigned t = threadIdx.x, n = blockDim.x;
+  s[t] = int(t) + 1;
+  if (kBarrier) __syncthreads();
+  AG_ST(out + blockIdx.x * n + t, s[(t + 1) % n]);
+}
+
+// The same inside one warp with __syncwarp.
+template <bool kBarrier>
+__global__ void warp_neighbour(int* out) {
+  AG_SHARED(int, s, 64);
+  const unsigned t = threadIdx.x;
+  s[t] = int(t) + 1;
+  if (kBarrier) __syncwarp();
+  AG_ST(out + t, s[(t & ~31u) + ((t + 1) & 31u)]);
+}
+
+__global__ void divergent_barrier(int* out) {
+  if (threadIdx.x < 16) __syncthreads();
+  AG_ST(out + threadIdx.x, 1);
+}
+
+// lanes 0-15 wait at __syncwarp for lanes 16-31, which wait at __syncthreads
+__global__ void crossed_barriers(int* out) {
+  if (threadIdx.x % 32 < 16)
+    __syncwarp();
+  else
+    __syncthreads();
+  AG_ST(out + threadIdx.x, 1);
+}
+
+__global__ void exit_then_barrier(int* out) {
+  if (threadIdx.x == 3) return;
+  __syncthreads();
+  AG_ST(out + threadIdx.x, 1);
+}
+
+__global__ void read_unwritten(double* out) {
+  AG_SHARED(double, s, 32);
+  AG_DYN_SHARED(double, d);
+  AG_ST(out + threadIdx.x, s[threadIdx.x] + d[threadIdx.x]);
+}
+
+__global__ void big_static(double* out) {
+  AG_SHARED(double, s, 6145);  // 48 KB + 8 bytes
+  s[threadIdx.x] = 1.0;
+  AG_ST(out + threadIdx.x, s[threadIdx.x]);
+}
+
+__global__ void dyn_user(double* out) {
+  AG_DYN_SHARED(double, d);
+  d[threadIdx.x] = 2.0;
+  AG_ST(out + threadIdx.x, d[threadIdx.x]);
+}
+
+__global__ void loops(int* out) {
+  int s = 0;
+  for (unsigned k = 0; k <= threadIdx.x % 32; ++k) {
+    AG_COUNT("selftest loop");
+    s += int(k);
+  }
+  AG_ST(out + threadIdx.x, s);
+}
+
+__global__ void intrinsics(int* out) {
+  const int t = int(threadIdx.x);
+  const unsigned b = __ballot_sync(0xffffffffu, t % 3 == 0);
+  const int up = __shfl_up_sync(0xffffffffu, t * 10, 1);
+  const int idx = __shfl_sync(0xffffffffu, t * 10, 5);
+  const double x = __shfl_xor_sync(0xffffffffu, double(t) + 0.5, 1);
+  AG_ST(out + 4 * t, int(b));
+  AG_ST(out + 4 * t + 1, up);
+  AG_ST(out + 4 * t + 2, idx);
+  AG_ST(out + 4 * t + 3, int(x * 2));
+}
+
+void expect_launch_error(cudaError_t want, const char* what) {
+  const cudaError_t e = cudaGetLastError();
+  if (e != want)
+    throw Fail(std::string(what) + ": expected error " + std::to_string(int(want)) + ", got " +
+               std::to_string(int(e)) + " (" + cudaGetErrorString(e) + ")");
+}
+void expect_ok(const char* what) {
+  const cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess) throw Fail(std::string(what) + ": unexpected error " + cudaGetErrorString(e));
+}
+
+template <class F>
+std::string expect_kernel_error(F f, const char* contains) {
+  try {
+    f();
+  } catch (const emu::KernelError& e) {
+    if (!std::strstr(e.what(), contains))
+      throw Fail(std::string("kernel error without '") + contains + "': " + e.what());
+    return e.what();
+  }
+  throw Fail(std::string("no kernel error (expected '") + contains + "')");
+}
+
+const emu::KernelStats& only_stats() {
+  if (emu::stats().size() != 1) throw Fail("expected one kernel in the statistics");
+  return emu::stats()[0];
+}
+
+}  // namespace
+
+std::string emu_selftest(const std::string& name) {
+  std::vector<float> f(32 * 1024 + 64, 0.0f);
+  std::vector<int> out(4096, 0);
+  std::vector<double> d(4096, 0.0);
+  if (name == "launch_limits") {
+    AG_LAUNCH(store_tid, 1, 1025, 0, nullptr, f.data(), 1);
+    expect_launch_error(cudaErrorInvalidConfiguration, "1025 threads");
+    AG_LAUNCH(store_tid, dim3(1, 65536), 32, 0, nullptr, f.data(), 1);
+    expect_launch_error(cudaErrorInvalidConfiguration, "grid.y = 65536");
+    AG_LAUNCH(store_tid, 0, 32, 0, nullptr, f.data(), 1);
+    expect_launch_error(cudaErrorInvalidConfiguration, "empty grid");
+    AG_LAUNCH(store_tid, 1, dim3(2, 2, 65), 0, nullptr, f.data(), 1);
+    expect_launch_error(cudaErrorInvalidConfiguration, "block.z = 65");
+    AG_LAUNCH(store_tid, 1, 1024, 0, nullptr, f.data(), 1);
+    expect_ok("1024 threads");
+    return "";
+  }
+  if (name == "dynamic_smem_limits") {
+    AG_LAUNCH(dyn_user, 1, 32, 48 * 1024 + 8, nullptr, d.data());
+    expect_launch_error(cudaErrorInvalidValue, "48 KB + 8 without the attribute");
+    AG_LAUNCH(dyn_user, 1, 32, 48 * 1024, nullptr, d.data());
+    expect_ok("48 KB");
+    cudaFuncSetAttribute(dyn_user, cudaFuncAttributeMaxDynamicSharedMemorySize, 100000);
+    AG_LAUNCH(dyn_user, 1, 32, 100000, nullptr, d.data());
+    expect_ok("100000 bytes with the attribute");
+    AG_LAUNCH(dyn_user, 1, 32, 100001, nullptr, d.data());
+    expect_launch_error(cudaErrorInvalidValue, "above the attribute");
+    cudaFuncSetAttribute(dyn_user, cudaFuncAttributeMaxDynamicSharedMemorySize, 232449);
+    expect_launch_error(cudaErrorInvalidValue, "attribute above the opt-in maximum");
+    AG_LAUNCH(dyn_user, 1, 32, 232449, nullptr, d.data());
+    expect_launch_error(cudaErrorInvalidValue, "above the opt-in maximum");
+    return "";
+  }
+  if (name == "static_smem_limit")
+    return expect_kernel_error([&] { AG_LAUNCH(big_static, 1, 32, 0, nullptr, d.data()); }, "48 KB");
+  if (name == "barrier_orders") {
+    // with the barrier: every order gives the right answer; without: some order does not
+    bool missed = false;
+    for (emu::Order o : kOrders) {
+      emu::set_order(o, 7);
+      AG_LAUNCH(neighbour<true>, 3, 96, 0, nullptr, out.data());
+      for (int b = 0; b < 3; ++b)
+        for (int t = 0; t < 96; ++t)
+          if (out[size_t(b * 96 + t)] != (t + 1) % 96 + 1) throw Fail("wrong result with the barrier");
+      AG_LAUNCH(neighbour<false>, 3, 96, 0, nullptr, out.data());
+      for (int t = 0; t < 3 * 96; ++t)
+        if (out[size_t(t)] != (t % 96 + 1) % 96 + 1) missed = true;
+      emu::set_order(o, 7);
+      AG_LAUNCH(warp_neighbour<true>, 1, 64, 0, nullptr, out.data());
+      for (int t = 0; t < 64; ++t)
+        if (out[size_t(t)] != (t & ~31) + ((t + 1) & 31) + 1) throw Fail("wrong result with __syncwarp");
+    }
+    emu::set_order(emu::Order::forward);
+    if (!missed) throw Fail("removing the barrier changed nothing in any order");
+    bool wmissed = false;
+    for (emu::Order o : kOrders) {
+      emu::set_order(o, 7);
+      AG_LAUNCH(warp_neighbour<false>, 1, 64, 0, nullptr, out.data());
+      for (int t = 0; t < 64; ++t)
+        if (out[size_t(t)] != (t & ~31) + ((t + 1) & 31) + 1) wmissed = true;
+    }
+    emu::set_order(emu::Order::forward);
+    if (!wmissed) throw Fail("removing the __syncwarp changed nothing in any order");
+    return "";
+  }
+  if (name == "divergent_barrier")
+    return expect_kernel_error([&] { AG_LAUNCH(divergent_barrier, 1, 64, 0, nullptr, out.data()); },
+                               "reached by 16 thread(s) while 48 have exited");
+  if (name == "deadlock")
+    return expect_kernel_error([&] { AG_LAUNCH(crossed_barriers, 1, 64, 0, nullptr, out.data()); },
+                               "deadlock");
+  if (name == "exited_barrier")
+    return expect_kernel_error([&] { AG_LAUNCH(exit_then_barrier, 1, 64, 0, nullptr, out.data()); },
+                               "exited");
+  if (name == "poisoned_smem") {
+    AG_LAUNCH(read_unwritten, 1, 32, 32 * sizeof(double), nullptr, d.data());
+    expect_ok("read_unwritten");
+    for (int t = 0; t < 32; ++t)
+      if (!std::isnan(d[size_t(t)])) throw Fail("shared memory was not poisoned with NaN");
+    return "";
+  }
+  if (name == "intrinsics") {
+    for (emu::Order o : kOrders) {
+      emu::set_order(o, 3);
+      AG_LAUNCH(intrinsics, 1, 64, 0, nullptr, out.data());
+      for (int t = 0; t < 64; ++t) {
+        const int l = t % 32, w = t / 32;
+        unsigned ballot = 0;
+        for (int k = 0; k < 32; ++k)
+          if ((w * 32 + k) % 3 == 0) ballot |= 1u << k;
+        const int want[4] = {int(ballot), (l >= 1 ? t - 1 : t) * 10, (w * 32 + 5) * 10,
+                             int(((t ^ 1) + 0.5) * 2)};
+        for (int q = 0; q < 4; ++q)
+          if (out[size_t(4 * t + q)] != want[q])
+            throw Fail("intrinsic " + std::to_string(q) + " of thread " + std::to_string(t) + " is " +
+                       std::to_string(out[size_t(4 * t + q)]) + ", want " + std::to_string(want[q]));
+      }
+    }
+    emu::set_order(emu::Order::forward);
+    return "";
+  }
+  if (name == "cost_model") {
+    emu::set_recording(true);
+    struct Off {
+      ~Off() { emu::set_recording(false); }
+    } off;
+    auto eff = [](const emu::MemStats& m) { return double(m.useful) / (32.0 * double(m.sectors)); };
+    emu::reset_stats();
+    AG_LAUNCH(store_tid, 2, 256, 0, nullptr, f.data(), 1);
+    const emu::KernelStats& a = only_stats();
+    if (a.store.instructions != 16 || a.store.sectors != 16 * 4 || eff(a.store) != 1.0)
+      throw Fail("coalesced float stores: " + std::to_string(a.store.instructions) + " instructions, " +
+                 std::to_string(a.store.sectors) + " sectors");
+    emu::reset_stats();
+    AG_LAUNCH(store_tid, 1, 64, 0, nullptr, f.data(), 32);
+    const emu::KernelStats& b = only_stats();
+    if (b.store.instructions != 2 || b.store.sectors != 64 || eff(b.store) != 0.125)
+      throw Fail("strided float stores: " + std::to_string(b.store.sectors) + " sectors");
+    emu::reset_stats();
+    AG_LAUNCH(loops, 1, 64, 0, nullptr, out.data());
+    const emu::KernelStats& c = only_stats();
+    // lane l runs l + 1 iterations: warp 32, mean 16.5 per warp
+    if (c.div.warp_iters != 64 || c.div.thread_iters != 33.0)
+      throw Fail("divergence: warp " + std::to_string(c.div.warp_iters) + ", threads " +
+                 std::to_string(c.div.thread_iters));
+    emu::reset_stats();
+    return "";
+  }
+  throw Fail("unknown selftest " + name);
+}
