@@ -112,10 +112,6 @@ def _fbm_scratch(model, n, T, dev):
     resident block when the embedding does not fit in shared memory (T > 4097).  It comes
     from torch's caching allocator on the current stream, like every other buffer, so it
     is reused and ordered with the caller's work; returns (tensor or None, bytes)."""
-    import torch
-
-    from ._native import core as _core
-
     if model != "fbm":
         return None, 0
     nbytes = int(_core.fbm_scratch_bytes(n, T))
