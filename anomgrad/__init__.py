@@ -3,7 +3,8 @@
 The package is layered (docs/architecture.md): leaves (``config``, ``_validate``,
 ``rng``, the compiled ``_core``) -> trajectories (``models``, ``generate``,
 ``processing``, ``_cuda``) -> files (``io``) -> ResAnDi (``resandi``) -> Grad-CAM
-(``cam``) -> the paper's experiments (``experiments``) -> the command line (``cli``).
+(``cam``) -> your own tracks (``classify``) and the paper's experiments
+(``experiments``) -> the command line (``cli``).
 ``import anomgrad`` loads the trajectory layer only; torch-based parts load on first
 use.
 """
@@ -18,14 +19,15 @@ from .processing import (add_noise, cut, diffusion_factors, normalize, random_le
 
 __all__ = ["MODELS", "generate", "normalize", "add_noise", "scale_diffusion",
            "diffusion_factors", "cut", "random_lengths", "gradcam", "__version__",
-           "datasets", "nn", "train", "evaluate"]
+           "datasets", "nn", "train", "evaluate", "classify", "pretrained"]
 
 # torch-based parts load on first use, so `import anomgrad` stays light.  ``ag.train``
 # and ``ag.evaluate`` are callable modules: ``ag.train(...)`` is
 # ``anomgrad.resandi.train.train(...)``.
 _LAZY = {"gradcam": ("cam", "gradcam"), "gradcam_full": ("cam", "gradcam_full"),
          "datasets": ("resandi.datasets", None), "nn": ("resandi.nn", None),
-         "train": ("resandi.train", None), "evaluate": ("resandi.evaluate", None)}
+         "train": ("resandi.train", None), "evaluate": ("resandi.evaluate", None),
+         "classify": ("classify", "classify"), "pretrained": ("resandi.pretrained", "pretrained")}
 
 
 def __getattr__(name):

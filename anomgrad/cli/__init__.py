@@ -2,7 +2,8 @@
 
 Commands, one module each: ``generate`` (:mod:`.generate`); ``dataset``, ``train``,
 ``evaluate`` (:mod:`.resandi`); ``gradcam`` (:mod:`.cam`); ``erasure``, ``augment``,
-``probes``, ``relevance``, ``reproduce`` (:mod:`.experiments`).  Add one by writing a
+``probes``, ``relevance``, ``reproduce`` (:mod:`.experiments`); ``classify``,
+``convert`` (:mod:`.tracks`).  Add one by writing a
 function that calls ``sub.add_parser`` with ``set_defaults(func=...)`` and listing it in
 :data:`COMMANDS`; common options come from the parent parsers of :mod:`._common`.
 
@@ -18,12 +19,13 @@ import os
 import sys
 
 from .._version import __version__
-from . import cam, experiments, generate, resandi
+from . import cam, experiments, generate, resandi, tracks
 from ._common import CLIError
 
 COMMANDS = (generate.add, resandi.add_dataset, resandi.add_train, resandi.add_evaluate,
             cam.add_gradcam, experiments.add_erasure, experiments.add_augment,
-            experiments.add_probes, experiments.add_relevance, experiments.add_reproduce)
+            experiments.add_probes, experiments.add_relevance, experiments.add_reproduce,
+            tracks.add_classify, tracks.add_convert)
 
 
 def build_parser() -> argparse.ArgumentParser:

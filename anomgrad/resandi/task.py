@@ -55,6 +55,7 @@ from numba import njit
 from .. import _validate as V
 from ..config import STREAM_ALPHA, STREAM_CUT, STREAM_SHUFFLE
 from ..generate import generate
+from ..io.andi import ANDI_MODELS
 from ..rng import block, uniform_of
 
 CLASS_NAMES = ("sub-ATTM", "sub-CTRW", "sub-FBM", "sub-SBM", "super-FBM", "super-LW",
@@ -253,8 +254,46 @@ def moving(model: str, alpha, T, seed: int, first: int, device: str = "cpu"):
     return x
 
 
-__all__ = ["CLASS_ALPHA", "CLASS_MODELS", "CLASS_NAMES", "DIM", "FAMILIES", "FILE_SPLITS",
-           "INDEX_SCHEME", "LENGTH", "MAX_FILE", "MAX_PER_CLASS", "MAX_REDRAWS",
-           "NUM_CLASSES", "REDRAW_TAG", "SPLITS", "SUB_ALPHA", "SUPER_ALPHA", "T_MIN",
-           "check_classes", "check_family", "check_split", "class_draws", "generate_class",
-           "moving", "redraw_seed", "still_rows", "trajectory_index"]
+# ---------------------------------------------------------------------------------
+# andi-datasets' model numbers (docs/resandi.md, "andi-datasets interchange")
+
+ANDI_MODEL_OF_CLASS = tuple(ANDI_MODELS.index("fbm" if m == "bm" else m) for m in CLASS_MODELS)
+
+
+def andi_labels(label) -> tuple[np.ndarray, np.ndarray]:
+    """andi-datasets ``(model, alpha)`` of our class labels: the class's model number
+    (BM: fbm, whose alpha = 1 is Brownian motion) and, for BM, alpha 1 (NaN otherwise:
+    the class does not fix it)."""
+    label = np.asarray(label, np.int64)
+    if np.any((label < 0) | (label >= NUM_CLASSES)):
+        raise ValueError(f"label must be in 0..{NUM_CLASSES - 1}")
+    model = np.asarray(ANDI_MODEL_OF_CLASS, np.int64)[label]
+    return model, np.where(label == NUM_CLASSES - 1, 1.0, np.nan)
+
+
+def class_of_andi(model, alpha) -> np.ndarray:
+    """Our class of andi-datasets ``(model, alpha)`` pairs, -1 where none fits: attm and
+    ctrw with alpha < 1 are sub-ATTM and sub-CTRW, fbm and sbm are sub- (alpha < 1) or
+    super- (alpha > 1) and BM at alpha = 1, lw with alpha > 1 is super-LW; the rest (attm
+    or ctrw at alpha = 1, an unknown model or alpha) has no ResAnDi class."""
+    model = np.asarray(model, np.int64)
+    alpha = np.asarray(alpha, np.float64)
+    out = np.full(np.broadcast(model, alpha).shape, -1, np.int64)
+    bm = NUM_CLASSES - 1
+    # andi model: class for alpha < 1, alpha > 1, alpha == 1 (None: no class)
+    rules = {"attm": (0, None, None), "ctrw": (1, None, None), "fbm": (2, 4, bm),
+             "lw": (None, 5, None), "sbm": (3, 6, bm)}
+    for name, classes in rules.items():
+        at = model == ANDI_MODELS.index(name)
+        for cond, c in zip((alpha < 1, alpha > 1, alpha == 1), classes):
+            if c is not None:
+                out[at & cond] = c
+    return out
+
+
+__all__ = ["ANDI_MODEL_OF_CLASS", "CLASS_ALPHA", "CLASS_MODELS", "CLASS_NAMES", "DIM",
+           "FAMILIES", "FILE_SPLITS", "INDEX_SCHEME", "LENGTH", "MAX_FILE", "MAX_PER_CLASS",
+           "MAX_REDRAWS", "NUM_CLASSES", "REDRAW_TAG", "SPLITS", "SUB_ALPHA", "SUPER_ALPHA",
+           "T_MIN", "andi_labels", "check_classes", "check_family", "check_split",
+           "class_draws", "class_of_andi", "generate_class", "moving", "redraw_seed",
+           "still_rows", "trajectory_index"]

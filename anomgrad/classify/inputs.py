@@ -1,0 +1,62 @@
+"""Whatever a user has, as :class:`~anomgrad.io.tracks.Tracks`: a file (tracking CSV,
+``.npy``/``.npz``, andi-datasets arrays and challenge files, anomgrad HDF5 trajectory,
+tracks and ResAnDi dataset files), an ``(n, dim, T)`` array, one ``(T, dim)`` array, a
+list of ``(T_i, dim)`` arrays, or a pandas ``DataFrame`` of detections."""
+
+from __future__ import annotations
+
+import os
+
+import h5py
+import numpy as np
+
+from ..io.convert import load_tracks
+from ..io.h5 import attr_str
+from ..io.tracking import tracks_from_table
+from ..io.tracks import Tracks
+from ..resandi import datasets as D
+from ..resandi.task import andi_labels, class_of_andi
+
+
+def _dataset_tracks(path) -> Tracks:
+    """A ResAnDi dataset file: each row's T normalized positions (its ``z``), with the
+    true class as andi-datasets labels."""
+    d = D.load(path, fields=("z", "label", "alpha", "T"))
+    pos = [z[:, -t:].T for z, t in zip(d["z"], d["T"])]
+    model, _ = andi_labels(d["label"])
+    return Tracks(np.arange(len(pos)), pos, None, model, d["alpha"],
+                  source=os.path.basename(os.fspath(path)))
+
+
+def as_tracks(data, *, fmt: str | None = None, dim: int = 2, ref=None,
+              **columns) -> tuple[Tracks, list[str], np.ndarray]:
+    """``(tracks, notes, true labels)``: the notes say what reading left out; the true
+    labels are our classes where the source says them (-1 elsewhere)."""
+    notes: list[str] = []
+    if isinstance(data, Tracks):
+        tracks = data
+    elif isinstance(data, (str, os.PathLike)):
+        path = os.fspath(data)
+        if fmt is None and os.path.exists(path) and h5py.is_hdf5(path):
+            with h5py.File(path, "r") as f:
+                kind = attr_str(f.attrs.get("format", ""))
+            if kind == D.FORMAT_NAME:
+                fmt = "dataset"
+        if fmt == "dataset":
+            tracks = _dataset_tracks(path)
+        else:
+            tracks, notes = load_tracks(path, fmt, dim=dim, ref=ref, **columns)
+    elif type(data).__name__ == "DataFrame" and hasattr(data, "columns"):
+        tracks, skipped = tracks_from_table(list(map(str, data.columns)),
+                                            data.itertuples(index=False), dim=dim,
+                                            source="DataFrame", **columns)
+        notes = [f"{v} {k.replace('_', ' ')} skipped" for k, v in skipped.items() if v]
+    elif isinstance(data, np.ndarray) and data.ndim == 2:
+        tracks = Tracks.from_array([data])
+    else:
+        tracks = Tracks.from_array(data if not isinstance(data, np.ndarray) else
+                                   np.asarray(data, np.float64))
+    return tracks, notes, class_of_andi(tracks.model, tracks.alpha)
+
+
+__all__ = ["as_tracks"]

@@ -1,0 +1,96 @@
+"""What ``anomgrad classify`` writes: ``classification.csv`` and ``classification.json``
+(every input track with its status, probabilities and predicted class), with
+``--gradcam`` ``gradcam.h5`` (per-step Grad-CAM of each classified track), with
+``--figure`` ``tracks.png`` (Fig. 2-style: the first tracks in the plane, coloured by
+their Grad-CAM, with the class probabilities)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+
+import h5py
+import numpy as np
+
+from .._version import __version__
+from ..io.atomic import atomic_savefig, atomic_write_csv, atomic_write_json
+from ..resandi.task import CLASS_NAMES
+from . import ClassifyResult
+
+
+def write_tables(out: str, res: ClassifyResult, source: str) -> list[str]:
+    rows = res.rows()
+    csv_path, json_path = os.path.join(out, "classification.csv"), os.path.join(out, "classification.json")
+    atomic_write_csv(csv_path, rows)
+    counts = {s: res.status.count(s) for s in sorted(set(res.status))}
+    atomic_write_json(json_path, {
+        "source": source, "n": len(res.ids), "classified": res.n_classified,
+        "status_counts": counts, "notes": res.notes, "classes": list(CLASS_NAMES),
+        "model": res.model, "anomgrad_version": __version__,
+        "gradcam_target": "the predicted class (the true class is unknown)",
+        "accuracy_on_known_labels": None if np.isnan(res.accuracy()) else res.accuracy(),
+        "tracks": [dict(r, windows=res.windows[i]) for i, r in enumerate(rows)]})
+    return [csv_path, json_path]
+
+
+def write_gradcam(out: str, res: ClassifyResult) -> str:
+    """gradcam.h5: ``cam`` (sum of classified lengths,) float32 with ``offsets``, the
+    track ids, predicted labels and lengths; written atomically."""
+    path = os.path.join(out, "gradcam.h5")
+    keep = [i for i, m in enumerate(res.gradcam or []) if m is not None]
+    maps = [res.gradcam[i] for i in keep]
+    with h5py.File(path + ".new", "w") as f:
+        f.attrs.update({"format": "anomgrad-classify-gradcam", "format_version": np.int64(1),
+                        "layer": "layer4", "upsample": "nearest", "signed": True,
+                        "target": "predicted class", "anomgrad_version": __version__,
+                        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
+        f.create_dataset("cam", data=np.concatenate(maps).astype(np.float32) if maps else
+                         np.empty(0, np.float32))
+        f.create_dataset("offsets", data=np.concatenate([[0], np.cumsum([len(m) for m in maps])]))
+        f.create_dataset("id", data=np.array([res.ids[i] for i in keep], dtype=object),
+                         dtype=h5py.string_dtype("utf-8"))
+        f.create_dataset("label", data=res.label[keep])
+    os.replace(path + ".new", path)
+    return path
+
+
+def figure(path: str, res: ClassifyResult, first: int = 8) -> str:
+    """The first classified tracks in the xy-plane, coloured by their (min-max scaled)
+    Grad-CAM when computed, each with its class probabilities."""
+    from matplotlib.collections import LineCollection  # lazy: matplotlib
+    from matplotlib.figure import Figure  # lazy: matplotlib
+
+    pick = [i for i, s in enumerate(res.status) if s == "ok"][:first]
+    if not pick:
+        raise ValueError("figure: no track could be classified, nothing to draw")
+    cols = min(4, len(pick))
+    nrows = -(-len(pick) // cols)
+    fig = Figure(figsize=(3.0 * cols, 4.2 * nrows))
+    axes = fig.subplots(2 * nrows, cols, squeeze=False, height_ratios=[3, 1] * nrows)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    lc = None
+    for k, i in enumerate(pick):
+        ax, bar = axes[2 * (k // cols), k % cols], axes[2 * (k // cols) + 1, k % cols]
+        xy = res.tracks.positions[i]
+        c = res.gradcam[i] if res.gradcam is not None else np.zeros(len(xy))
+        c = (c - c.min()) / (np.ptp(c) or 1.0)
+        lc = LineCollection(np.stack([xy[:-1], xy[1:]], axis=1), cmap="coolwarm", linewidths=0.8)
+        lc.set_array(0.5 * (c[:-1] + c[1:]))
+        ax.add_collection(lc)
+        ax.autoscale()
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_title(f"{res.ids[i]}: {res.class_name[i]} (T={len(xy)})", fontsize=8)
+        bar.set_axis_on()
+        bar.bar(range(len(CLASS_NAMES)), res.probabilities[i], color="0.4")
+        bar.set_xticks(range(len(CLASS_NAMES)), CLASS_NAMES, rotation=60, fontsize=5)
+        bar.set_ylim(0, 1)
+        bar.tick_params(labelsize=5)
+    if res.gradcam is not None and lc is not None:
+        fig.colorbar(lc, ax=axes.ravel().tolist(), shrink=0.5,
+                     label="Grad-CAM of the predicted class (min-max)")
+    atomic_savefig(fig, path, dpi=150)
+    return path
+
+
+__all__ = ["figure", "write_gradcam", "write_tables"]

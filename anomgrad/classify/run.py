@@ -1,0 +1,90 @@
+"""Tracks through a ResAnDi: windows, the training preprocessing, probabilities and
+Grad-CAM, in batches on the model's device."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..cam import gradcam_full
+from ..resandi.preprocess import preprocess
+from ..resandi.task import DIM, LENGTH
+from .checks import windows
+
+
+def _window_rows(tracks, ok):
+    """(track, start, end) of every window of the tracks to classify."""
+    return [(i, s, e) for i in ok for s, e in windows(len(tracks.positions[i]))]
+
+
+def _batch_inputs(tracks, rows) -> np.ndarray:
+    """The network inputs of ``rows`` (the training preprocessing of each window)."""
+    raw = np.zeros((len(rows), DIM, LENGTH), np.float64)
+    T = np.empty(len(rows), np.int64)
+    for k, (i, s, e) in enumerate(rows):
+        p = tracks.positions[i][s:e]
+        raw[k, :, :e - s] = (p - p[0]).T
+        T[k] = e - s
+    return preprocess(raw, T)
+
+
+def infer(model, tracks, ok, *, gradcam: bool = False, batch_size: int = 512,
+          progress: bool = False):
+    """Per window of the tracks ``ok``: ``rows`` (track, start, end), softmax
+    probabilities (m, classes) and, with ``gradcam``, the signed layer-4 Grad-CAM of the
+    predicted class over the window's own steps (a list of arrays)."""
+    dev = next(model.parameters()).device
+    rows = _window_rows(tracks, ok)
+    probs, cams = [], []
+    was = model.training
+    model.eval()
+    try:
+        for lo in tqdm(range(0, len(rows), batch_size), disable=not progress, unit="batch",
+                       desc="classify", file=sys.stderr):
+            chunk = rows[lo:lo + batch_size]
+            x = torch.from_numpy(_batch_inputs(tracks, chunk)).to(dev)
+            if gradcam:
+                r = gradcam_full(model, x, "layer4", None, cam=True, batch_size=batch_size)
+                logits, cam = r.logits, r.cam.cpu().numpy()
+                cams += [cam[k, LENGTH - (e - s):] for k, (_, s, e) in enumerate(chunk)]
+            else:
+                with torch.no_grad():
+                    logits = model(x)
+            probs.append(torch.softmax(logits.float(), 1).cpu().numpy().astype(np.float64))
+    finally:
+        model.train(was)
+    ncls = getattr(model, "num_classes", 8)
+    p = np.concatenate(probs) if probs else np.empty((0, ncls))
+    return rows, p, (cams if gradcam else None)
+
+
+def combine(n: int, lengths, rows, probs, cams):
+    """Per track: the mean of its windows' probabilities, the windows' own answers, and
+    the Grad-CAM of every step averaged over the windows covering it."""
+    ncls = probs.shape[1] if probs.ndim == 2 else 8
+    mean = np.full((n, ncls), np.nan)
+    per_window = [[] for _ in range(n)]
+    for k, (i, s, e) in enumerate(rows):
+        per_window[i].append({"start": s, "end": e, "probabilities": probs[k].tolist(),
+                              "label": int(probs[k].argmax())})
+    for i, w in enumerate(per_window):
+        if w:
+            mean[i] = np.mean([x["probabilities"] for x in w], axis=0)
+    maps = None
+    if cams is not None:
+        maps = [None] * n
+        acc, cnt = {}, {}
+        for k, (i, s, e) in enumerate(rows):
+            if i not in acc:
+                acc[i], cnt[i] = np.zeros(lengths[i]), np.zeros(lengths[i])
+            acc[i][s:e] += cams[k]
+            cnt[i][s:e] += 1
+        for i in acc:
+            maps[i] = acc[i] / cnt[i]
+    return mean, per_window, maps
+
+
+__all__ = ["combine", "infer"]

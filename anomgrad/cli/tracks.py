@@ -1,0 +1,114 @@
+"""``anomgrad classify`` (your own tracks through the shipped ResAnDi, with Grad-CAM) and
+``anomgrad convert`` (track files between anomgrad's and andi-datasets' formats)."""
+
+from __future__ import annotations
+
+import os
+
+from ..io.convert import READ_FORMATS, WRITE_FORMATS
+from ._common import DEVICE, QUIET, int_arg, say
+
+READING = dict(fmt=None, dim=2, ref=None, id_col=None, frame_col=None, x_col=None, y_col=None)
+
+
+def _reading_options(p) -> None:
+    p.add_argument("--format", dest="fmt", choices=READ_FORMATS + ("dataset",), default=None,
+                   help="input format (default: from the file)")
+    p.add_argument("--dim", type=int_arg, default=2,
+                   help="spatial dimensions of andi-datasets inputs (default 2)")
+    p.add_argument("--ref", default=None,
+                   help="AnDi 2020 ref1.txt (exponents) or ref2.txt (models) of a task file")
+    for c, what in (("id", "track id"), ("frame", "frame"), ("x", "x"), ("y", "y")):
+        p.add_argument(f"--{c}-col", default=None,
+                       help=f"column of the {what} (default: trackpy's or TrackMate's name)")
+
+
+def _reading(args) -> dict:
+    return {k: getattr(args, k) for k in READING}
+
+
+def add_classify(sub) -> None:
+    p = sub.add_parser(
+        "classify", parents=[DEVICE, QUIET],
+        help="classify your own tracks (tracking CSV, npy, andi-datasets, HDF5) with ResAnDi",
+        description="Class probabilities of every track with the ResAnDi that ships with "
+                    "anomgrad (or --model), and with --gradcam the Grad-CAM of every step "
+                    "(target: the predicted class). Every input track is listed with its "
+                    "status; tracks that cannot be classified (fewer than 10 positions, gaps, "
+                    "duplicate frames, NaN, not 2-D) say why. Tracks longer than 1000 are "
+                    "classified over windows of 1000 (mean probabilities). Writes "
+                    "classification.csv and classification.json (and gradcam.h5, tracks.png) "
+                    "to --out.")
+    p.add_argument("input", help="tracks: a CSV (trackpy/TrackMate/...), .npy/.npz, "
+                                 "andi-datasets array or task file, anomgrad .h5")
+    p.add_argument("--out", default=None, help="output directory (default: INPUT-classified)")
+    p.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
+    p.add_argument("--gradcam", action="store_true", help="also write gradcam.h5")
+    p.add_argument("--figure", action="store_true",
+                   help="draw the first tracks coloured by Grad-CAM (tracks.png)")
+    p.add_argument("--batch-size", type=int_arg, default=512)
+    _reading_options(p)
+    p.set_defaults(func=run_classify)
+
+
+def run_classify(args) -> int:
+    from ..classify import classify, outputs  # lazy: torch
+
+    out = args.out or os.path.splitext(os.path.abspath(args.input))[0] + "-classified"
+    os.makedirs(out, exist_ok=True)
+    reading = _reading(args)
+    res = classify(args.input, model=args.model, gradcam=args.gradcam or args.figure,
+                   device=args.device, batch_size=args.batch_size, progress=not args.quiet,
+                   **reading)
+    written = outputs.write_tables(out, res, os.path.abspath(args.input))
+    if args.gradcam:
+        written.append(outputs.write_gradcam(out, res))
+    if args.figure:
+        written.append(outputs.figure(os.path.join(out, "tracks.png"), res))
+    counts = ", ".join(f"{res.status.count(s)} {s}" for s in sorted(set(res.status)))
+    say(args, f"{len(res.ids)} tracks ({counts}); " + "; ".join(res.notes + [""]) +
+        f"written: {', '.join(os.path.basename(w) for w in written)} in {out}")
+    for m in [m for m in res.message if m][:10]:
+        say(args, f"  {m}")
+    return 0
+
+
+def add_convert(sub) -> None:
+    p = sub.add_parser(
+        "convert", parents=[QUIET], help="convert track files (anomgrad <-> andi-datasets)",
+        description="Read tracks in one format and write them in another: anomgrad tracks "
+                    "files (.h5), andi-datasets create_dataset arrays (.npy or text: [model, "
+                    "alpha, x..., y...] rows), AnDi 2020 challenge task files (with ref1/ref2) "
+                    "and tracking CSVs. The class labels map to andi-datasets' model numbers "
+                    "(docs/resandi.md). A round trip keeps every number.")
+    p.add_argument("input", help="the file to read")
+    p.add_argument("--to", required=True,
+                   help=f"output file (format from its extension), or a format "
+                        f"({', '.join(WRITE_FORMATS)}, 'andi') with --out")
+    p.add_argument("--out", default=None, help="output file when --to names a format")
+    _reading_options(p)
+    p.set_defaults(func=run_convert)
+
+
+def run_convert(args) -> int:
+    from ..classify.inputs import as_tracks  # lazy: torch
+    from ..io.convert import save_tracks  # lazy: keeps --help fast
+
+    if args.to in WRITE_FORMATS:
+        if not args.out:
+            raise ValueError(f"argument --out: --to {args.to} names a format; give the output "
+                             f"file with --out")
+        fmt, path = args.to, args.out
+    else:
+        if args.out:
+            raise ValueError(f"argument --to: {args.to!r} is not a format ("
+                             f"{', '.join(WRITE_FORMATS)}); with --out give a format")
+        fmt, path = None, args.to
+    tracks, notes, _ = as_tracks(args.input, **_reading(args))
+    written = save_tracks(path, tracks, fmt)
+    say(args, f"{len(tracks)} tracks from {args.input} -> {', '.join(written)}"
+              + "".join(f"; {n}" for n in notes))
+    return 0
+
+
+__all__ = ["add_classify", "add_convert"]

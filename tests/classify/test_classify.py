@@ -1,0 +1,197 @@
+"""Classify your own tracks: a tracking CSV made here from trajectories of known classes is
+classified above chance, exactly like the same tracks in memory; every bad track is
+listed with a message naming it while the others are classified; long tracks go by
+windows; Grad-CAM comes per step; the shipped model loads only when its checksum holds."""
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+import anomgrad as ag
+from anomgrad.classify import classify
+from anomgrad.classify.checks import windows
+from anomgrad.cli import main
+from anomgrad.resandi import datasets as D
+from anomgrad.resandi import pretrained as P
+from anomgrad.resandi.nn import CheckpointError
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    """A width-8 ResAnDi trained for seconds on fresh varying-T data (well above chance)."""
+    out = tmp_path_factory.mktemp("m") / "run"
+    ag.train(out, "varying", "fast", width=8, epochs=3, epoch_samples=8192, batch_size=128,
+             lr=3e-3, device="cpu", progress=False)
+    return str(out / "best.pt")
+
+
+@pytest.fixture(scope="module")
+def known():
+    """16 tracks per class, T between 200 and 1000, as raw positions (T, 2)."""
+    g = np.random.default_rng(5)
+    tracks, labels = [], []
+    for c in range(8):
+        d = D.generate_class("varying", "test", 0, c, 0, 16, seed=11)
+        for x, T in zip(d["x"], d["T"]):
+            T = max(int(T), 200)
+            tracks.append(x[:, :T].T.astype(np.float64) * 3.7 + g.uniform(0, 500, 2))  # pixels
+            labels.append(c)
+    return tracks, np.array(labels)
+
+
+def write_trackpy_csv(path, tracks, first_frame=100, ids=None):
+    """trackpy's to_csv: an index column, then y, x, ..., frame, particle; rows by frame."""
+    rows = []
+    for k, p in enumerate(tracks):
+        tid = k if ids is None else ids[k]
+        for t, (x, y) in enumerate(p):
+            rows.append((first_frame + t, tid, x, y))
+    rows.sort(key=lambda r: (r[0], str(r[1])))
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["", "y", "x", "mass", "frame", "particle"])
+        for i, (fr, tid, x, y) in enumerate(rows):
+            w.writerow([i, repr(float(y)), repr(float(x)), 100.0, fr, tid])
+
+
+def test_tracking_csv_is_classified_above_chance_like_in_memory(tmp_path, small_model, known):
+    tracks, labels = known
+    write_trackpy_csv(tmp_path / "tracks.csv", tracks)
+    res = classify(tmp_path / "tracks.csv", model=small_model, device="cpu")
+    # tracks come in the order of their first row (here: ids as strings, frame by frame)
+    assert sorted(res.ids, key=int) == [str(k) for k in range(len(tracks))]
+    assert res.status == ["ok"] * len(tracks)
+    order = np.array([int(i) for i in res.ids])
+    acc = float((res.label == labels[order]).mean())
+    assert acc > 0.35, f"accuracy {acc:.2f} (chance 0.125)"
+    mem = classify([tracks[k] for k in order], model=small_model, device="cpu")
+    np.testing.assert_array_equal(mem.probabilities, res.probabilities)  # the same path
+    np.testing.assert_allclose(res.probabilities.sum(1), 1, atol=1e-6)
+    assert [r["predicted"] for r in res.rows()] == res.class_name
+    assert res.alpha_range(int(np.flatnonzero(res.label == 5)[0])) == (1.1, 1.9)  # super-LW
+    assert res.alpha_range(int(np.flatnonzero(res.label == 7)[0])) == (1.0, 1.0)  # BM
+
+
+def test_trackmate_csv(tmp_path, small_model, known):
+    tracks = known[0][:3]
+    with open(tmp_path / "spots.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["LABEL", "ID", "TRACK_ID", "QUALITY", "POSITION_X", "POSITION_Y",
+                    "POSITION_Z", "POSITION_T", "FRAME"])
+        w.writerow(["Label", "Spot ID", "Track ID", "Quality", "X", "Y", "Z", "T", "Frame"])
+        w.writerow(["Label", "Spot ID", "Track ID", "Quality", "X", "Y", "Z", "T", "Frame"])
+        w.writerow(["", "", "", "(quality)", "(micron)", "(micron)", "(micron)", "(sec)", ""])
+        for k, p in enumerate(tracks):
+            for t, (x, y) in enumerate(p):
+                w.writerow([f"ID{k}{t}", t, k, 1, repr(float(x)), repr(float(y)), 0, t * 0.1, t])
+        w.writerow(["IDx", 9, "None", 1, 1.0, 2.0, 0, 0, 3])  # a spot in no track
+    res = classify(tmp_path / "spots.csv", model=small_model, device="cpu")
+    assert res.status == ["ok"] * 3
+    assert "3 header rows skipped" in res.notes and "1 untracked rows skipped" in res.notes
+    np.testing.assert_array_equal(res.probabilities,
+                                  classify(tracks, model=small_model, device="cpu").probabilities)
+
+
+def test_bad_tracks_are_listed_and_the_others_classified(tmp_path, small_model, known):
+    good = known[0][0][:120]
+    bad = {"short": good[:5], "hasnan": good.copy(), "one_axis": good.copy(),
+           "still": np.ones((50, 2))}
+    bad["hasnan"][7, 1] = np.nan
+    bad["one_axis"][:, 1] = 3.0
+    tracks = [good] + list(bad.values())
+    ids = ["good", "short", "hasnan", "one_axis", "still"]
+    write_trackpy_csv(tmp_path / "t.csv", tracks, ids=ids)
+    with open(tmp_path / "t.csv", "a", newline="") as f:  # a duplicate frame, a gap
+        w = csv.writer(f)
+        for t in range(30):
+            w.writerow([0, *good[t][::-1], 100.0, 100 + t, "dup"])
+        w.writerow([0, *good[3][::-1], 100.0, 105, "dup"])
+        for t in list(range(20)) + list(range(25, 40)):
+            w.writerow([0, *good[t][::-1], 100.0, 100 + t, "gap"])
+    res = classify(tmp_path / "t.csv", model=small_model, device="cpu")
+    status = dict(zip(res.ids, res.status))
+    assert status == {"good": "ok", "short": "too_short", "hasnan": "non_finite",
+                      "one_axis": "one_axis", "still": "still", "dup": "duplicate_frames",
+                      "gap": "missing_frames"}
+    msg = dict(zip(res.ids, res.message))
+    assert msg["short"].startswith("track short: 5 positions")
+    assert "frame(s) 107" in msg["hasnan"] and "frames 120-124 are missing" in msg["gap"]
+    assert "y is constant" in msg["one_axis"] and "105" in msg["dup"]
+    assert res.label.tolist()[0] >= 0 and (res.label[1:] == -1).all()
+    assert np.isnan(res.probabilities[1:]).all() and res.n_classified == 1
+    rc = main(["classify", str(tmp_path / "t.csv"), "--model", small_model, "--out",
+               str(tmp_path / "o"), "--device", "cpu", "-q"])
+    rows = list(csv.DictReader(open(tmp_path / "o" / "classification.csv")))
+    assert rc == 0 and [r["track_id"] for r in rows] == res.ids  # every input track listed
+    assert [r["status"] for r in rows] == res.status
+
+
+def test_long_tracks_go_by_windows_and_gradcam_is_per_step(small_model, known):
+    parts, end = [], np.zeros(2)
+    for p in known[0]:  # pieces joined end to end until 2500 positions
+        parts.append(p - p[0] + end)
+        end = parts[-1][-1]
+        if sum(len(q) for q in parts) >= 2500:
+            break
+    long = np.concatenate(parts)[:2500]
+    assert windows(2500) == [(0, 1000), (750, 1750), (1500, 2500)]
+    assert windows(1000) == [(0, 1000)] and windows(37) == [(0, 37)]
+    res = classify([long, known[0][3]], model=small_model, device="cpu", gradcam=True)
+    w = res.windows[0]
+    assert [(x["start"], x["end"]) for x in w] == windows(2500)
+    np.testing.assert_allclose(res.probabilities[0],
+                               np.mean([x["probabilities"] for x in w], axis=0))
+    assert res.gradcam[0].shape == (2500,) and res.gradcam[1].shape == (len(known[0][3]),)
+    # one window: the map over the track's own steps of the padded input (predicted class)
+    model, _ = ag.nn.load_checkpoint(small_model)
+    p = known[0][3]
+    x = D.preprocess((p - p[0]).T[None].astype(np.float32), np.array([len(p)]))
+    cam = ag.gradcam(model, torch.from_numpy(x), "layer4", None)[0].numpy()
+    np.testing.assert_allclose(res.gradcam[1], cam[-len(p):], rtol=1e-5, atol=1e-6)
+    assert int(res.label[1]) == int(model(torch.from_numpy(x)).argmax(1))
+
+
+def test_command_writes_every_output(tmp_path, small_model, known):
+    write_trackpy_csv(tmp_path / "tracks.csv", known[0][::16])
+    rc = main(["classify", str(tmp_path / "tracks.csv"), "--model", small_model, "--gradcam",
+               "--figure", "--device", "cpu", "-q"])
+    out = tmp_path / "tracks-classified"
+    assert rc == 0
+    for f in ("classification.csv", "classification.json", "gradcam.h5", "tracks.png"):
+        assert (out / f).stat().st_size > 0, f
+    js = json.loads((out / "classification.json").read_text())
+    assert js["n"] == 8 and js["classified"] == 8 and "predicted class" in js["gradcam_target"]
+    assert main(["classify", str(tmp_path / "missing.csv")]) == 2
+
+
+def test_dataframe_input(small_model, known):
+    pd = pytest.importorskip("pandas")
+    p = known[0][0]
+    df = pd.DataFrame({"particle": 7, "frame": np.arange(len(p)), "x": p[:, 0], "y": p[:, 1]})
+    res = classify(df, model=small_model, device="cpu")
+    np.testing.assert_array_equal(res.probabilities,
+                                  classify([p], model=small_model, device="cpu").probabilities)
+    assert res.ids == ["7"]
+
+
+def test_shipped_model_is_checked_and_beats_chance(tmp_path, monkeypatch, known):
+    model, meta = ag.pretrained(meta=True)
+    assert meta["family"] == "varying" and model.config["width"] == 16
+    tracks, labels = known
+    res = classify(tracks, device="cpu")  # the shipped model by default
+    assert float((res.label == labels).mean()) > 0.6
+    bad = tmp_path / "w.pt"
+    shutil.copy(P.WEIGHTS, bad)
+    data = bytearray(bad.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    monkeypatch.setattr(P, "WEIGHTS", str(bad))
+    with pytest.raises(CheckpointError, match="damaged"):
+        ag.pretrained()
+    monkeypatch.setattr(P, "WEIGHTS", str(tmp_path / "none.pt"))
+    with pytest.raises(CheckpointError, match="missing"):
+        ag.pretrained()
