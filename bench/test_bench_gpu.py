@@ -7,6 +7,7 @@ import math
 import pytest
 
 import anomgrad as ag
+from torch_baselines import BASELINES
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.gpu
@@ -37,30 +38,6 @@ def timed(benchmark, fn, n=N):
     return out
 
 
-def torch_fbm(n, T, alpha, dim=2):
-    m = T - 1
-    M = 2 * m
-    k = torch.arange(m + 1, device="cuda", dtype=torch.float64)
-    g = 0.5 * ((k + 1) ** alpha - 2 * k**alpha + (k - 1).abs() ** alpha)
-    lam = torch.fft.rfft(torch.cat([g, g[1:-1].flip(0)])).real.clamp_min(0)
-    lam = torch.cat([lam, lam[1:-1].flip(0)])
-    z = torch.randn(n, M, device="cuda", dtype=torch.complex64)
-    X = torch.fft.fft(z * (lam / M).sqrt().to(torch.float32), dim=-1)[:, :m]
-    out = torch.zeros(n, dim, T, device="cuda")
-    out[:, 0, 1:] = X.real.cumsum(-1)
-    out[:, 1, 1:] = X.imag.cumsum(-1)
-    return out
-
-
-def torch_sbm(n, T, alpha, dim=2):
-    t = torch.arange(1, T, device="cuda", dtype=torch.float32)
-    s = ((t + 1) ** alpha - t**alpha).sqrt()
-    out = torch.zeros(n, dim, T, device="cuda")
-    out[..., 1:] = (torch.randn(n, dim, T - 1, device="cuda") * s).cumsum(-1)
-    return out
-
-
-BASELINES = {"fbm": torch_fbm, "sbm": torch_sbm, "bm": lambda n, T, a: torch_sbm(n, T, 1.0)}
 CASES = [("fbm", 0.7), ("sbm", 0.5), ("bm", None), ("ctrw", 0.9), ("lw", 1.5), ("attm", 0.7)]
 
 
