@@ -21,13 +21,13 @@ __all__ = ["MODELS", "generate", "normalize", "add_noise", "scale_diffusion",
            "diffusion_factors", "cut", "random_lengths", "gradcam", "__version__",
            "datasets", "nn", "train", "evaluate", "classify", "pretrained"]
 
-# torch-based parts load on first use, so `import anomgrad` stays light.  ``ag.train``
-# and ``ag.evaluate`` are callable modules: ``ag.train(...)`` is
+# torch-based parts load on first use, so `import anomgrad` stays light.  ``ag.train``,
+# ``ag.evaluate`` and ``ag.classify`` are callable modules: ``ag.train(...)`` is
 # ``anomgrad.resandi.train.train(...)``.
 _LAZY = {"gradcam": ("cam", "gradcam"), "gradcam_full": ("cam", "gradcam_full"),
          "datasets": ("resandi.datasets", None), "nn": ("resandi.nn", None),
          "train": ("resandi.train", None), "evaluate": ("resandi.evaluate", None),
-         "classify": ("classify", "classify"), "pretrained": ("resandi.pretrained", "pretrained")}
+         "classify": ("classify", None), "pretrained": ("resandi.pretrained", "pretrained")}
 
 
 def __getattr__(name):

@@ -40,3 +40,6 @@ STREAM_SHUFFLE = 65  # row-order key of ResAnDi dataset files
 # Work sizes.
 FBM_CHUNK_BYTES = 64 * 2**20  # complex scratch per FFT batch
 CLI_CHUNK_BYTES = 128 * 2**20  # output rows per HDF5 write
+# normalize refuses rows whose increments have a standard deviation below this: their
+# squares underflow float64 and the result would not be normalized (found by fuzzing)
+NORMALIZE_TINY_SD = 1e-140

@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _validate as V
-from .config import STREAM_CUT, STREAM_DIFFUSION, STREAM_NOISE
+from .config import NORMALIZE_TINY_SD, STREAM_CUT, STREAM_DIFFUSION, STREAM_NOISE
 from .rng import block, fill_normals, normal_pair, uniform_of
 
 _U32 = np.uint32
@@ -46,8 +46,27 @@ def _as3d(x: np.ndarray) -> np.ndarray:
 # ---- normalize ------------------------------------------------------------------
 
 
+def _check_finite(x) -> None:
+    """Refuse NaN or infinite positions (they would give NaN everywhere downstream)."""
+    if V.is_tensor(x):
+        bad = (~x.isfinite()).reshape(len(x), -1).any(1).nonzero().flatten().tolist()
+    else:
+        bad = np.flatnonzero(~np.isfinite(x).reshape(len(x), -1).all(1)).tolist()
+    if bad:
+        raise ValueError(f"x holds NaN or infinite positions in {len(bad)} row(s), "
+                         f"first row {bad[0]}")
+
+
+def _check_overflow(out, name: str):
+    """Refuse a result that overflowed (a finite but huge ``sigma`` or ``factor``)."""
+    ok = bool(out.isfinite().all()) if V.is_tensor(out) else bool(np.isfinite(out).all())
+    if not ok:
+        raise ValueError(f"{name} is too large: the result overflows {out.dtype}")
+    return out
+
+
 @njit(parallel=True, cache=True)
-def _normalize(x, off, out):
+def _normalize(x, off, out, sds):
     n, dim, T = x.shape
     for i in prange(n):
         o = off[i]
@@ -66,6 +85,7 @@ def _normalize(x, off, out):
                 d = np.float64(src[t]) - np.float64(src[t - 1]) - mean
                 var += d * d
             sd = math.sqrt(var / m) if m > 0 else 0.0
+            sds[i, a] = sd
             if sd == 0.0:
                 sd = 1.0
             acc = 0.0
@@ -86,11 +106,20 @@ def normalize(x: np.ndarray, lengths=None) -> np.ndarray:
     if V.is_tensor(x):
         from . import _cuda  # lazy: torch
 
+        _check_finite(x)
         return _cuda.process("normalize", x, lengths)[0]
     x3 = _as3d(x)
+    _check_finite(x3)
     off = _offsets(x3, lengths)
     out = np.empty_like(x3)
-    _normalize(x3, off, out)
+    sds = np.empty(x3.shape[:2], np.float64)
+    _normalize(x3, off, out, sds)
+    tiny = (sds > 0) & (sds < NORMALIZE_TINY_SD)
+    if tiny.any():
+        i, a = np.argwhere(tiny)[0]
+        raise ValueError(f"x: row {i}, axis {a} moves by about {sds[i, a]:.1e}, too little for "
+                         f"float64 statistics (below {NORMALIZE_TINY_SD:g}); rescale the positions "
+                         f"(normalize does not depend on their unit)")
     return out.reshape(x.shape)
 
 
@@ -130,14 +159,17 @@ def add_noise(x: np.ndarray, sigma, seed: int = 0, *, start: int = 0, lengths=No
     if V.is_tensor(x):
         from . import _cuda  # lazy: torch
 
-        return _cuda.process("noise", x, lengths, sigma=sigma, seed=seed, start=start)[0]
+        _check_finite(x)
+        return _check_overflow(_cuda.process("noise", x, lengths, sigma=sigma, seed=seed,
+                                             start=start)[0], "sigma")
     x3 = _as3d(x)
+    _check_finite(x3)
     off = _offsets(x3, lengths)
     sig = V.check_per_traj("sigma", sigma, x3.shape[0])
     out = np.empty_like(x3)
     k0, k1 = _key(seed)
     _noise(x3, off, sig, k0, k1, _U64(start), out)
-    return out.reshape(x.shape)
+    return _check_overflow(out, "sigma").reshape(x.shape)
 
 
 # ---- random diffusion coefficient ----------------------------------------------------
@@ -190,8 +222,10 @@ def scale_diffusion(x: np.ndarray, seed: int = 0, *, start: int = 0, factor=None
 
         if factor is None:
             factor = diffusion_factors(x.shape[0], seed, start=start)
-        return _cuda.process("scale", x, lengths, factor=factor)[0]
+        _check_finite(x)
+        return _check_overflow(_cuda.process("scale", x, lengths, factor=factor)[0], "factor")
     x3 = _as3d(x)
+    _check_finite(x3)
     off = _offsets(x3, lengths)
     n = x3.shape[0]
     if factor is None:
@@ -200,7 +234,7 @@ def scale_diffusion(x: np.ndarray, seed: int = 0, *, start: int = 0, factor=None
         g = V.check_per_traj("factor", factor, n, low=-np.inf)
     out = np.empty_like(x3)
     _scale(x3, off, g, out)
-    return out.reshape(x.shape)
+    return _check_overflow(out, "factor").reshape(x.shape)
 
 
 # ---- cutting -------------------------------------------------------------------------

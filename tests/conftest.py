@@ -3,12 +3,25 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 # the helpers beside this file (reference.py, stats.py, devices.py, ...) are importable
 # from the test folders
 sys.path.insert(0, os.path.dirname(__file__))
 
 from devices import cuda_missing  # noqa: E402
+
+# Property-based tests (tests/fuzz): a fixed example budget in CI, a longer search by
+# HYPOTHESIS_PROFILE=long.  No deadline: the first example pays Numba's compilation.
+settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow,
+                                                 HealthCheck.function_scoped_fixture,
+                                                 HealthCheck.data_too_large])
+settings.register_profile("long", max_examples=2000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow,
+                                                 HealthCheck.function_scoped_fixture,
+                                                 HealthCheck.data_too_large])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

@@ -103,6 +103,10 @@ def _as_input(model: nn.Module, x):
         raise ValueError(f"x is on {x.device} but the model is on {dev}; move one of them")
     if hasattr(model, "check_input"):
         model.check_input(x)
+    if not bool(torch.isfinite(x).all()):
+        row = int((~torch.isfinite(x)).flatten(1).any(1).nonzero()[0, 0])
+        raise ValueError(f"x holds NaN or infinite values (first in row {row}); Grad-CAM of "
+                         f"non-finite inputs is not defined")
     return x.float()
 
 
@@ -181,11 +185,37 @@ def gradcam_full(model: nn.Module, x, layer: str = "layer4", target=None, *, rel
     finally:
         model.train(was_training)
 
+    if n == 0:  # nothing to explain: empty results of the right shapes
+        return _empty_result(model, x, module, cam, cells, nbands)
+
     def cat(k):
         return None if outs[k][0] is None else torch.cat(outs[k])
 
     return CamResult(cat("cam"), cat("cells"), cat("bands"), cat("target"), cat("logits"))
 
+
+
+def _empty_result(model, x, module, cam, cells, nbands) -> CamResult:
+    """The result for no trajectories: empty tensors of the right shapes."""
+    T, dev = x.shape[-1], x.device
+    L = 0
+    if cells or nbands:  # the block's number of cells, from one zero input in eval mode
+        got = []
+        h = module.register_forward_hook(lambda _m, _i, o: got.append(o))
+        was = model.training
+        try:
+            model.eval()
+            with torch.no_grad():
+                model(torch.zeros((1,) + tuple(x.shape[1:]), device=dev))
+        finally:
+            h.remove()
+            model.train(was)
+        L = got[0].shape[-1]
+    C = getattr(getattr(model, "fc", None), "out_features", 0)
+    return CamResult(torch.empty(0, T, device=dev) if cam else None,
+                     torch.empty(0, L, device=dev) if cells else None,
+                     torch.empty(0, nbands, L, dtype=torch.bool, device=dev) if nbands else None,
+                     torch.empty(0, dtype=torch.int64, device=dev), torch.empty(0, C, device=dev))
 
 
 def _forward_from(model: nn.Module, module: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -26,6 +26,7 @@ import math
 import numpy as np
 
 from .. import _validate as V
+from .._callable import make_callable
 from ..resandi.nn import load_checkpoint
 from ..resandi.pretrained import pretrained
 from ..resandi.task import CLASS_ALPHA, CLASS_NAMES
@@ -120,5 +121,9 @@ def classify(tracks, *, model=None, gradcam: bool = False, device=None, batch_si
                           mean, label.astype(np.int64), per_window, maps, truth, notes,
                           {k: v for k, v in meta.items() if k != "config"}, t)
 
+
+# ``ag.classify(...)`` calls classify() whether ``anomgrad.classify`` names this package
+# or the function (importing a submodule binds the package there; found by fuzzing)
+make_callable(__name__, classify)
 
 __all__ = ["STATUSES", "ClassifyResult", "classify"]

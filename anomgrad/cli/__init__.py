@@ -20,7 +20,7 @@ import sys
 
 from .._version import __version__
 from . import cam, experiments, generate, resandi, tracks
-from ._common import CLIError
+from ._common import CLIError, Parser
 
 COMMANDS = (generate.add, resandi.add_dataset, resandi.add_train, resandi.add_evaluate,
             cam.add_gradcam, experiments.add_erasure, experiments.add_augment,
@@ -29,11 +29,12 @@ COMMANDS = (generate.add, resandi.add_dataset, resandi.add_train, resandi.add_ev
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="anomgrad",
         description="Anomalous-diffusion trajectories at speed, ResAnDi and Grad-CAM over time.")
     parser.add_argument("--version", action="version", version=f"anomgrad {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                parser_class=Parser)
     for add in COMMANDS:
         add(sub)
     return parser

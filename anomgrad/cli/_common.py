@@ -49,6 +49,13 @@ def say(args, msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line (``anomgrad CMD: error: ...``, exit 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parent(*adders) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     for add in adders:
@@ -70,5 +77,5 @@ ANY_FAMILY = _parent(lambda p: p.add_argument(
     "--any-family", action="store_true",
     help="allow a dataset of the other family than the model's"))
 
-__all__ = ["ANY_FAMILY", "CLIError", "DEVICE", "OVERWRITE", "QUIET", "SEED", "checked",
+__all__ = ["ANY_FAMILY", "CLIError", "Parser", "DEVICE", "OVERWRITE", "QUIET", "SEED", "checked",
            "float_arg", "int_arg", "say"]

@@ -34,7 +34,7 @@ FORMAT_VERSION = 1
 
 @dataclasses.dataclass
 class Tracks:
-    """``n`` tracks of one spatial dimension (see the module docstring)."""
+    """``n`` tracks (see the module docstring); files hold tracks of one dimension."""
 
     ids: list
     positions: list
@@ -49,9 +49,8 @@ class Tracks:
         n = len(self.positions)
         if len(self.ids) != n:
             raise ValueError(f"ids: {len(self.ids)} ids for {n} tracks")
-        dims = {p.shape[1] for p in self.positions if p.ndim == 2}
-        if any(p.ndim != 2 for p in self.positions) or len(dims) > 1:
-            raise ValueError("positions: every track must be a (T, dim) array of one dim")
+        if any(p.ndim != 2 for p in self.positions):
+            raise ValueError("positions: every track must be a (T, dim) array")
         if self.frames is not None:
             self.frames = [np.asarray(f, np.int64) for f in self.frames]
             if [f.shape for f in self.frames] != [(p.shape[0],) for p in self.positions]:
@@ -68,7 +67,12 @@ class Tracks:
 
     @property
     def dim(self) -> int:
-        return self.positions[0].shape[1] if self.positions else 0
+        """The tracks' spatial dimension (ValueError if they differ: files hold one)."""
+        dims = {p.shape[1] for p in self.positions}
+        if len(dims) > 1:
+            raise ValueError(f"positions: tracks of {sorted(dims)} dimensions; a file holds "
+                             f"tracks of one dimension")
+        return dims.pop() if dims else 0
 
     @property
     def lengths(self) -> np.ndarray:
