@@ -57,37 +57,44 @@ def run_file(checkpoint, data, out, *, layer: str = "layer4", target: str = "tru
                       sort_keys=True)
     out = os.fspath(out)
     partial = out + ".partial"
-    if os.path.exists(partial):
-        with h5py.File(partial, "r") as f:
-            same = f.attrs.get("args") == args
-        if not same:
-            raise ValueError(f"{partial} holds a run with other arguments; delete it to start over")
-    else:
-        sets = {"cam": ((n, T), h5py.h5t.IEEE_F32LE), "cells": ((n, L), h5py.h5t.IEEE_F32LE),
-                "target": ((n,), h5py.h5t.STD_I64LE), "pred": ((n,), h5py.h5t.STD_I64LE),
-                "label": ((n,), h5py.h5t.STD_I64LE)}
-        if nbands:
-            sets["bands"] = ((n, nbands, L), h5py.h5t.STD_U8LE)
-        io.create_table(partial, sets, {"format": "anomgrad-gradcam", "format_version": np.int64(1),
-                                        "args": args, "anomgrad_version": __version__,
-                                        "layer": layer, "upsample": upsample})
-    with io.Writer(partial) as w:
-        bar = tqdm(total=n, initial=w.rows_done, unit="traj", disable=not progress, desc="gradcam")
-        for lo in range(w.rows_done, n, chunk):
-            d = D.load(data, fields=("x", "label"), rows=slice(lo, min(n, lo + chunk)))
-            x = torch.from_numpy(d["x"]).to(dev)
-            r = gradcam_full(model, x, layer, _target_arg(target, d["label"]), relu=relu,
-                             upsample=upsample, normalize=normalize, cells=True, nbands=nbands,
-                             batch_size=batch_size, amp=amp)
-            rows = {"cam": r.cam.cpu().numpy(), "cells": r.cells.cpu().numpy(),
-                    "target": r.target.cpu().numpy(), "pred": r.logits.argmax(1).cpu().numpy(),
-                    "label": d["label"]}
+    with io.exclusive(out):  # a second run writing the same out is refused
+        if os.path.exists(partial):
+            f, size = io.open_h5(partial)
+            with f:
+                same = f.attrs.get("args") == args
+                for name in ("cam", "cells", "target", "pred", "label"):
+                    if name not in f:
+                        raise io.FileFormatError(f"{partial}: not an unfinished `anomgrad gradcam` "
+                                                 f"file ({name!r} missing); delete it to start over")
+                    io.check_allocated(partial, f[name], size)
+            if not same:
+                raise ValueError(f"{partial} holds a run with other arguments; delete it to start over")
+        else:
+            sets = {"cam": ((n, T), h5py.h5t.IEEE_F32LE), "cells": ((n, L), h5py.h5t.IEEE_F32LE),
+                    "target": ((n,), h5py.h5t.STD_I64LE), "pred": ((n,), h5py.h5t.STD_I64LE),
+                    "label": ((n,), h5py.h5t.STD_I64LE)}
             if nbands:
-                rows["bands"] = r.bands.cpu().numpy().astype(np.uint8)
-            w.write_rows(**rows)
-            bar.update(len(d["label"]))
-        bar.close()
-    io.finish(partial, out)
+                sets["bands"] = ((n, nbands, L), h5py.h5t.STD_U8LE)
+            io.create_table(partial, sets, {"format": "anomgrad-gradcam", "format_version": np.int64(1),
+                                            "args": args, "anomgrad_version": __version__,
+                                            "layer": layer, "upsample": upsample})
+        with io.Writer(partial) as w:
+            bar = tqdm(total=n, initial=w.rows_done, unit="traj", disable=not progress, desc="gradcam")
+            for lo in range(w.rows_done, n, chunk):
+                d = D.load(data, fields=("x", "label"), rows=slice(lo, min(n, lo + chunk)))
+                x = torch.from_numpy(d["x"]).to(dev)
+                r = gradcam_full(model, x, layer, _target_arg(target, d["label"]), relu=relu,
+                                 upsample=upsample, normalize=normalize, cells=True, nbands=nbands,
+                                 batch_size=batch_size, amp=amp)
+                rows = {"cam": r.cam.cpu().numpy(), "cells": r.cells.cpu().numpy(),
+                        "target": r.target.cpu().numpy(), "pred": r.logits.argmax(1).cpu().numpy(),
+                        "label": d["label"]}
+                if nbands:
+                    rows["bands"] = r.bands.cpu().numpy().astype(np.uint8)
+                w.write_rows(**rows)
+                bar.update(len(d["label"]))
+            bar.close()
+        io.finish(partial, out)
     if figure:
         trajectory_figure(data, out, figure)
     return {"out": out, "n": n, "L": L, "T": T, "layer": layer}

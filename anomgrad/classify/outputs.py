@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from .._version import __version__
-from ..io.atomic import atomic_savefig, atomic_write_csv, atomic_write_json
+from ..io.atomic import atomic_savefig, atomic_write_csv, atomic_write_json, replacing
 from ..resandi.task import CLASS_NAMES
 from . import ClassifyResult
 
@@ -39,7 +39,7 @@ def write_gradcam(out: str, res: ClassifyResult) -> str:
     path = os.path.join(out, "gradcam.h5")
     keep = [i for i, m in enumerate(res.gradcam or []) if m is not None]
     maps = [res.gradcam[i] for i in keep]
-    with h5py.File(path + ".new", "w") as f:
+    with replacing(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs.update({"format": "anomgrad-classify-gradcam", "format_version": np.int64(1),
                         "layer": "layer4", "upsample": "nearest", "signed": True,
                         "target": "predicted class", "anomgrad_version": __version__,
@@ -50,7 +50,6 @@ def write_gradcam(out: str, res: ClassifyResult) -> str:
         f.create_dataset("id", data=np.array([res.ids[i] for i in keep], dtype=object),
                          dtype=h5py.string_dtype("utf-8"))
         f.create_dataset("label", data=res.label[keep])
-    os.replace(path + ".new", path)
     return path
 
 

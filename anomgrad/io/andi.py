@@ -18,32 +18,53 @@ dependency), read into and written from :class:`~anomgrad.io.tracks.Tracks`.
 from __future__ import annotations
 
 import os
+import zipfile
 
 import numpy as np
 
+from .atomic import replacing
+from .h5 import FileFormatError
+from .text import check_line_end, check_text
 from .tracks import Tracks
 
 ANDI_MODELS = ("attm", "ctrw", "fbm", "lw", "sbm")  # andi-datasets 2.1.13 numbering
 
 
+def load_numpy(path, mmap: bool = False) -> np.ndarray:
+    """The array of a ``.npy`` file, or the first array of a ``.npz`` file (whatever the
+    name says); anything else raises ``FileFormatError`` naming ``path``."""
+    path = os.fspath(path)
+    try:
+        obj = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+        if isinstance(obj, np.lib.npyio.NpzFile):
+            with obj:
+                members = obj.zip.namelist()
+                if not members:
+                    raise ValueError("the .npz file holds no array")
+                if not all(m.endswith(".npy") for m in members):
+                    raise ValueError("a zip file but not a numpy .npz of arrays")
+                return obj[obj.files[0]]
+        return obj
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
+        raise FileFormatError(f"{path}: not a numpy array file ({type(e).__name__}: "
+                              f"{str(e)[:200] or 'empty or cut short'})") from None
+
+
 def _load_rows(path) -> np.ndarray:
     path = os.fspath(path)
-    ext = os.path.splitext(path)[1].lower()
+    if os.path.splitext(path)[1].lower() in (".npy", ".npz"):
+        return np.asarray(load_numpy(path))
     try:
-        if ext == ".npy":
-            a = np.load(path, allow_pickle=False)
-        elif ext == ".npz":
-            with np.load(path, allow_pickle=False) as z:
-                if not z.files:
-                    raise ValueError("the .npz file holds no array")
-                a = z[z.files[0]]
-        else:
-            with open(path) as f:
-                text = f.read()
-            sep = ";" if ";" in text else ("," if "," in text else None)
-            a = np.loadtxt(path, delimiter=sep, ndmin=2)
+        with open(check_text(path, "andi-datasets text file")) as f:
+            text = f.read()
+        sep = ";" if ";" in text else ("," if "," in text else None)
+        a = np.loadtxt(path, delimiter=sep, ndmin=2)
+        check_line_end(path)
     except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: not an andi-datasets array ({e})") from e
+        if isinstance(e, ValueError) and str(e).startswith(path):
+            raise
+        raise FileFormatError(f"{path}: not an andi-datasets array ({type(e).__name__}: "
+                              f"{str(e)[:200]})") from None
     return np.asarray(a)
 
 
@@ -84,23 +105,28 @@ def write_andi_array(path, tracks: Tracks) -> None:
     """``.npy`` (exact) or text with every digit (``%.17g``, space separated)."""
     a = andi_array(tracks)
     path = os.fspath(path)
-    tmp = path + ".new" + os.path.splitext(path)[1]
-    if path.lower().endswith(".npy"):
-        np.save(tmp, a)
-    else:
-        np.savetxt(tmp, a, fmt="%.17g")
-    os.replace(tmp, path)
+    with replacing(path, os.path.splitext(path)[1]) as tmp:
+        if path.lower().endswith(".npy"):
+            np.save(tmp, a)
+        else:
+            np.savetxt(tmp, a, fmt="%.17g")
 
 
 def _rows(path):
-    with open(path) as f:
-        for k, line in enumerate(f, 1):
-            line = line.strip()
-            if line:
-                try:
-                    yield k, [float(v) for v in line.split(";")]
-                except ValueError as e:
-                    raise ValueError(f"{path}, line {k}: not numbers separated by ';' ({e})") from None
+    with open(check_text(path, "AnDi challenge file")) as f:
+        k = 0
+        try:
+            for k, line in enumerate(f, 1):
+                line = line.strip()
+                if line:
+                    try:
+                        yield k, [float(v) for v in line.split(";")]
+                    except ValueError as e:
+                        raise ValueError(f"{path}, line {k}: not numbers separated by ';' "
+                                         f"({e})") from None
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{path}, after line {k}: not UTF-8 text ({e.reason})") from None
+    check_line_end(path)
 
 
 def read_andi_challenge(task, ref=None, dim: int = 2) -> tuple[Tracks, int]:
@@ -130,6 +156,8 @@ def read_andi_challenge(task, ref=None, dim: int = 2) -> tuple[Tracks, int]:
                              f"files must be line by line)")
         model.append(int(lab[1]) if kind == "model" else -1)
         alpha.append(float(lab[1]) if kind == "alpha" else np.nan)
+    if not ids and not skipped:
+        raise ValueError(f"{task}: no trajectories (only blank lines)")
     return Tracks(ids, pos, None, model, alpha, source=os.path.basename(task)), skipped
 
 
@@ -137,10 +165,8 @@ def write_andi_challenge(task, tracks: Tracks, ref1=None, ref2=None) -> None:
     """``tracks`` as a challenge ``task`` file, with ``ref1`` (exponents) and ``ref2``
     (models) when asked; floats with every digit."""
     def write(path, lines):
-        path = os.fspath(path)
-        with open(path + ".new", "w") as f:
+        with replacing(path) as tmp, open(tmp, "w") as f:
             f.writelines(lines)
-        os.replace(path + ".new", path)
 
     d = tracks.dim
     fmt = lambda v: repr(float(v))  # noqa: E731
@@ -152,5 +178,5 @@ def write_andi_challenge(task, tracks: Tracks, ref1=None, ref2=None) -> None:
         write(ref2, [f"{fmt(d)};{fmt(m)}\n" for m in tracks.model])
 
 
-__all__ = ["ANDI_MODELS", "andi_array", "read_andi_array", "read_andi_challenge",
+__all__ = ["ANDI_MODELS", "andi_array", "load_numpy", "read_andi_array", "read_andi_challenge",
            "write_andi_array", "write_andi_challenge"]

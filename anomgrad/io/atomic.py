@@ -1,10 +1,14 @@
-"""Atomic writes of small result files (JSON, CSV, text, PNG, npz, torch checkpoints):
-a temporary file in the same folder, fsync'ed, renamed over the target, so a reader
-never sees half a file and a killed job leaves either the old file or the new one."""
+"""Atomic writes of whole files (JSON, CSV, text, PNG, npz, torch checkpoints, small
+HDF5 files): a temporary file in the same folder (named per process, so two jobs never
+share one), fsync'ed, renamed over the target, so a reader never sees half a file and a
+killed job leaves either the old file or the new one.  A failed write (a full disk)
+raises :class:`WriteError` naming the file and leaves no temporary file behind."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io as _io
 import json
 import os
@@ -12,13 +16,57 @@ import os
 import numpy as np
 
 
-def _atomic(path, write, mode: str = "wb", suffix: str = "") -> None:
+class WriteError(OSError):
+    """Writing a file failed (no space left, a file-size limit, an I/O error); the
+    message names the file (and, for row-by-row files, says the rows before are kept)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def write_errno(e: OSError) -> int:
+    """The errno of a failed write (h5py often gives none: read it from the text)."""
+    if e.errno:
+        return e.errno
+    msg = str(e)
+    return errno.ENOSPC if "No space left" in msg else errno.EFBIG if "too large" in msg \
+        else errno.EIO
+
+
+def write_reason(e: OSError) -> str:
+    code = write_errno(e)
+    return {errno.ENOSPC: "no space left on the disk",
+            errno.EFBIG: "the file grew past a file-size limit",
+            errno.EDQUOT: "the disk quota is exhausted"}.get(code, str(e).splitlines()[0][:200])
+
+
+@contextlib.contextmanager
+def replacing(path, suffix: str = ""):
+    """A temporary name beside ``path``, unique to this process, to write the new file to:
+    fsync'ed and renamed over ``path`` when the block ends, removed when it fails (a full
+    disk raises :class:`WriteError` naming ``path``)."""
+    path = os.fspath(path)
     tmp = f"{path}.tmp{os.getpid()}{suffix}"
-    with open(tmp, mode) as f:
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        if isinstance(e, OSError) and not isinstance(e, WriteError):
+            raise WriteError(write_errno(e), f"{path}: cannot write it "
+                             f"({write_reason(e)})") from e
+        raise
+
+
+def _atomic(path, write, mode: str = "wb", suffix: str = "") -> None:
+    with replacing(path, suffix) as tmp, open(tmp, mode) as f:
         write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def atomic_write_text(path, text: str) -> None:
@@ -76,5 +124,5 @@ def atomic_savez(path, **arrays) -> None:
     _atomic(path, lambda f: np.savez(f, **arrays))
 
 
-__all__ = ["atomic_savefig", "atomic_savez", "atomic_torch_save", "atomic_write_csv",
+__all__ = ["WriteError", "replacing", "write_errno", "write_reason", "atomic_savefig", "atomic_savez", "atomic_torch_save", "atomic_write_csv",
            "atomic_write_json", "atomic_write_text", "read_json"]

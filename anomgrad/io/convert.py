@@ -24,7 +24,8 @@ import h5py
 import numpy as np
 
 from . import andi, tracking, trajectories
-from .h5 import FileFormatError, attr_str
+from .atomic import replacing
+from .h5 import FileFormatError, attr_str, no_such_file, open_h5
 from .tracks import FORMAT_NAME as TRACKS_FORMAT
 from .tracks import Tracks, read_tracks, write_tracks
 
@@ -38,15 +39,16 @@ def guess_format(path) -> str:
     name = os.path.basename(path).lower()
     ext = os.path.splitext(name)[1]
     if not os.path.exists(path):
-        raise ValueError(f"{path}: no such file")
-    if h5py.is_hdf5(path):
-        with h5py.File(path, "r") as f:
+        raise FileFormatError(no_such_file(path))
+    if os.path.isfile(path) and os.path.getsize(path) and h5py.is_hdf5(path):
+        f, _ = open_h5(path)
+        with f:
             fmt = attr_str(f.attrs.get("format", ""))
         return {TRACKS_FORMAT: "tracks", trajectories.FORMAT_NAME: "trajectories"}.get(fmt, fmt)
     if name.startswith("task") and ext == ".txt":
         return "challenge"
     if ext in (".npy", ".npz"):
-        a = _peek_array(path)
+        a = andi.load_numpy(path, mmap=True)
         return "array" if a.ndim == 3 else "andi"
     if ext in (".csv", ".tsv") or ext == ".txt":
         with open(path, errors="replace") as f:
@@ -55,15 +57,6 @@ def guess_format(path) -> str:
             else "andi"
     raise ValueError(f"{path}: cannot tell the format from the file; give it (one of "
                      f"{', '.join(READ_FORMATS)})")
-
-
-def _peek_array(path) -> np.ndarray:
-    if path.lower().endswith(".npz"):
-        with np.load(path, allow_pickle=False) as z:
-            if not z.files:
-                raise ValueError(f"{path}: the .npz file holds no array")
-            return z[z.files[0]]
-    return np.load(path, allow_pickle=False, mmap_mode="r")
 
 
 def load_tracks(path, fmt: str | None = None, *, dim: int = 2, ref=None,
@@ -90,7 +83,7 @@ def load_tracks(path, fmt: str | None = None, *, dim: int = 2, ref=None,
                               source=os.path.basename(path))
         t.alpha = np.asarray(meta["alpha"], np.float64)
     elif fmt == "array":
-        a = np.asarray(_peek_array(path))
+        a = np.asarray(andi.load_numpy(path, mmap=True))
         if a.ndim != 3 or not np.issubdtype(a.dtype, np.number):
             raise ValueError(f"{path}: an array of tracks is (n, dim, T) numbers; got shape "
                              f"{a.shape} {a.dtype}")
@@ -132,13 +125,12 @@ def save_tracks(path, tracks: Tracks, fmt: str | None = None) -> list[str]:
 
 
 def _write_csv(path, tracks: Tracks) -> None:
-    with open(path + ".new", "w", newline="") as f:
+    with replacing(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["track_id", "frame"] + ["x", "y", "z"][:tracks.dim])
         for i, (tid, p) in enumerate(zip(tracks.ids, tracks.positions)):
             for fr, row in zip(tracks.frames_of(i), p):
                 w.writerow([tid, int(fr)] + [repr(float(v)) for v in row])
-    os.replace(path + ".new", path)
 
 
 __all__ = ["READ_FORMATS", "WRITE_FORMATS", "guess_format", "load_tracks", "save_tracks"]

@@ -2,13 +2,15 @@
 row by row (trajectory files, ResAnDi datasets, Grad-CAM files, augmented sets).
 
 :func:`create_table` writes every piece of HDF5 metadata (datasets with early
-allocation, fill time "never", no time stamps; all attributes) into ``PATH.new`` and
+allocation, fill time "never", no time stamps; all attributes) into a temporary file and
 renames it to ``PATH`` once closed, so a file under ``PATH`` always has complete
 metadata and its full size on disk.  :class:`Writer` then only overwrites raw data in
 place: the next rows are written and flushed (and fsync'ed), and only then is the
 ``progress`` dataset advanced.  A process killed at any point leaves a valid file whose
 first ``progress`` rows are final; the next run rewrites from there.  :func:`finish`
-renames a complete ``.partial`` file to its final name.
+renames a complete ``.partial`` file to its final name.  :func:`exclusive` makes sure only
+one job writes an output at a time; a write that fails (disk full, file-size limit)
+stops the job with an error naming the file, its finished rows kept for the next run.
 
 :func:`open_h5` opens a file for reading and turns every way that can fail (missing,
 empty, not HDF5, locked by a writer, truncated) into one error naming the path.
@@ -16,11 +18,19 @@ empty, not HDF5, locked by a writer, truncated) into one error naming the path.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 
 import h5py
 import numpy as np
+
+from .atomic import WriteError, replacing, write_errno, write_reason
+
+try:
+    import fcntl
+except ImportError:  # Windows: HDF5's own file locking is the only guard there
+    fcntl = None  # type: ignore[assignment]
 
 
 class FileFormatError(ValueError):
@@ -29,6 +39,37 @@ class FileFormatError(ValueError):
 
 class FileLockedError(FileFormatError):
     """The file is locked by another process (HDF5 file locking): it is being written."""
+
+
+@contextlib.contextmanager
+def exclusive(out):
+    """Hold ``OUT.lock`` while a job writes ``OUT`` (and ``OUT.partial``): a second job
+    for the same output is refused with :class:`FileLockedError` instead of racing the
+    first.  The lock (``flock``) dies with its process; the file is removed at the end."""
+    out = os.fspath(out)
+    lock = out + ".lock"
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        if fcntl is None:
+            break
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise FileLockedError(f"{out}: another process is writing it ({lock} is held); "
+                                  f"wait for that job to finish, or stop it first") from None
+        try:  # the holder before us may have removed the file we locked: lock the new one
+            if os.fstat(fd).st_ino == os.stat(lock).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
+        os.close(fd)
 
 
 def _dcpl() -> h5py.h5p.PropDCID:
@@ -51,33 +92,23 @@ def create_table(path, datasets: dict, attrs: dict) -> None:
 
     ``datasets``: name -> (shape, h5 type[, attrs]) of row-indexed datasets (first axis =
     rows);
-    ``attrs``: root attributes.  Every piece of metadata is written here, into
-    ``path + ".new"`` renamed to ``path`` once closed, so later writes only overwrite raw
+    ``attrs``: root attributes.  Every piece of metadata is written here, into a
+    temporary file renamed to ``path`` once closed, so later writes only overwrite raw
     data in place (see the module docstring).
     """
     path = os.fspath(path)
-    tmp = path + ".new"
-    with h5py.File(tmp, "w", libver="earliest", track_order=False) as f:
-        for k, v in attrs.items():
-            f.attrs[k] = v
-        for name, spec in datasets.items():
-            d = _create_dataset(f, name, spec[0], spec[1])
-            for k, v in (spec[2] if len(spec) > 2 else {}).items():
-                d.attrs[k] = v
-        pr = _create_dataset(f, "progress", (1,), h5py.h5t.STD_I64LE)
-        pr.attrs["description"] = "rows written so far (the row count: complete)"
-        pr[0] = 0
-    _fsync_path(tmp)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        with h5py.File(tmp, "w", libver="earliest", track_order=False) as f:
+            for k, v in attrs.items():
+                f.attrs[k] = v
+            for name, spec in datasets.items():
+                d = _create_dataset(f, name, spec[0], spec[1])
+                for k, v in (spec[2] if len(spec) > 2 else {}).items():
+                    d.attrs[k] = v
+            pr = _create_dataset(f, "progress", (1,), h5py.h5t.STD_I64LE)
+            pr.attrs["description"] = "rows written so far (the row count: complete)"
+            pr[0] = 0
     _fsync_dir(path)
-
-
-def _fsync_path(path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _fsync_dir(path) -> None:
@@ -120,12 +151,18 @@ class Writer:
         r1 = r0 + m.pop()
         if r1 > self.n:
             raise ValueError(f"{self.path}: writing rows {r0}..{r1 - 1} past n = {self.n}")
-        for name, v in data.items():
-            d = self.f[name]
-            d.write_direct(np.ascontiguousarray(v, d.dtype), dest_sel=np.s_[r0:r1])
-        self._sync()
-        self.progress[0] = r1
-        self.f.flush()
+        try:
+            for name, v in data.items():
+                d = self.f[name]
+                d.write_direct(np.ascontiguousarray(v, d.dtype), dest_sel=np.s_[r0:r1])
+            self._sync()
+            self.progress[0] = r1
+            self.f.flush()
+        except OSError as e:
+            raise WriteError(write_errno(e), f"{self.path}: writing rows {r0}..{r1 - 1} "
+                             f"failed ({write_reason(e)}); the {r0} rows before them are "
+                             f"kept: free space and run the same command again to "
+                             f"continue") from e
         self.rows_done = r1
 
     def write(self, x: np.ndarray, alpha: np.ndarray) -> None:
@@ -142,15 +179,21 @@ class Writer:
 
     def close(self) -> None:
         if self.f:
-            self._sync()
-            self.f.close()
-            self.f = None
+            try:
+                self._sync()
+            finally:
+                self.f.close()
+                self.f = None
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, kind, *exc):
+        if kind is None:
+            self.close()
+        else:  # already failing (a full disk fails the last flush too): keep that error
+            with contextlib.suppress(OSError):
+                self.close()
 
 
 def finish(partial, out) -> None:
@@ -177,6 +220,15 @@ def attr_str(v) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+def no_such_file(path) -> str:
+    """The message for a missing ``path``, pointing at its ``.partial`` when there is one."""
+    partial = f"{path}.partial"
+    if os.path.exists(partial):
+        return (f"{path}: no such file; {partial} exists, so the job writing it is still "
+                f"running or was stopped: run the same command again to finish it")
+    return f"{path}: no such file"
+
+
 def open_h5(path, err=None):
     """Open an existing HDF5 file read-only; ``(file, size in bytes)``.
 
@@ -187,7 +239,7 @@ def open_h5(path, err=None):
     err = err or FileFormatError
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise err(f"{path}: no such file")
+        raise err(no_such_file(path))
     if os.path.isdir(path):
         raise err(f"{path}: is a directory, not an HDF5 file")
     size = os.path.getsize(path)
@@ -262,5 +314,6 @@ def attrs_meta(attrs: dict, lists: bool = True) -> dict:
     return out
 
 
-__all__ = ["FileFormatError", "FileLockedError", "Writer", "attr_str", "attrs_meta",
-           "check_allocated", "check_space", "create_table", "finish", "fmt_bytes", "open_h5"]
+__all__ = ["FileFormatError", "FileLockedError", "WriteError", "Writer", "attr_str",
+           "attrs_meta", "check_allocated", "check_space", "create_table", "exclusive", "finish",
+           "fmt_bytes", "no_such_file", "open_h5", "write_errno", "write_reason"]

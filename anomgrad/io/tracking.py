@@ -24,6 +24,7 @@ import os
 
 import numpy as np
 
+from .text import check_line_end, check_text
 from .tracks import Tracks
 
 ID_NAMES = ("particle", "track_id", "track", "trajectory", "traj", "id")
@@ -78,7 +79,8 @@ def tracks_from_table(header, rows, *, id_col=None, frame_col=None, x_col=None, 
         axes.append(cz)
     order, tracks = [], {}
     skipped = {"header_rows": 0, "untracked_rows": 0}
-    for row in rows:
+    need = max([ci, cf] + axes) + 1
+    for k, row in enumerate(rows, 1):
         f = _number(row[cf]) if cf < len(row) else None
         if f is None or math.isnan(f):
             skipped["header_rows"] += 1
@@ -89,6 +91,9 @@ def tracks_from_table(header, rows, *, id_col=None, frame_col=None, x_col=None, 
             continue
         if f != int(f):
             raise ValueError(f"track {tid}: frame {f} is not a whole number")
+        if len(row) < need:
+            raise ValueError(f"data row {k} has {len(row)} fields, fewer than the "
+                             f"{need} its columns need (a damaged or cut-short table?)")
         xyz = [_number(row[c]) for c in axes]
         if tid not in tracks:
             order.append(tid)
@@ -108,7 +113,7 @@ def read_tracking_csv(path, **columns) -> tuple[Tracks, dict]:
     """A tracking table in a CSV file (``,``, ``;`` or tab separated; trackpy's index
     column is ignored).  ``columns``: ``id_col``, ``frame_col``, ``x_col``, ``y_col``,
     ``z_col``, ``dim`` as for :func:`tracks_from_table`."""
-    path = os.fspath(path)
+    path = check_text(path, "tracking CSV")
     try:
         with open(path, newline="") as f:
             sample = f.read(65536)
@@ -121,9 +126,13 @@ def read_tracking_csv(path, **columns) -> tuple[Tracks, dict]:
             header = next(reader, None)
             if not header:
                 raise ValueError(f"{path}: empty file, no header row")
-            return tracks_from_table(header, reader, source=os.path.basename(path), **columns)
+            out = tracks_from_table(header, reader, source=os.path.basename(path), **columns)
+        check_line_end(path)
+        return out
     except UnicodeDecodeError as e:
         raise ValueError(f"{path}: not a text (CSV) file ({e})") from None
+    except csv.Error as e:
+        raise ValueError(f"{path}: not a readable CSV table ({e})") from None
     except ValueError as e:
         msg = str(e)
         raise ValueError(msg if msg.startswith(path) else f"{path}: {msg}") from None

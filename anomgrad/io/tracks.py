@@ -13,7 +13,7 @@ Tracks file (``format = "anomgrad-tracks"``, ``format_version = 1``): datasets
 offsets[i]:offsets[i+1]), ``frames`` (sum T_i,) int64 (only when the source had frame
 numbers), ``id`` (n,) UTF-8 strings, ``model`` (n,) int64, ``alpha`` (n,) float64; root
 attributes ``format``, ``format_version``, ``dim``, ``n``, ``source``,
-``anomgrad_version``, ``created``.  Written atomically (``PATH.new`` renamed).
+``anomgrad_version``, ``created``.  Written atomically (:func:`.atomic.replacing`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import h5py
 import numpy as np
 
 from .._version import __version__
+from .atomic import replacing
 from .h5 import FileFormatError, attr_str, open_h5
 
 FORMAT_NAME = "anomgrad-tracks"
@@ -100,11 +101,10 @@ class Tracks:
 def write_tracks(path, tracks: Tracks) -> None:
     """``tracks`` to an anomgrad tracks file at ``path`` (atomically)."""
     path = os.fspath(path)
-    tmp = path + ".new"
     lengths = tracks.lengths
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     dim = tracks.dim
-    with h5py.File(tmp, "w") as f:
+    with replacing(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs.update({"format": FORMAT_NAME, "format_version": np.int64(FORMAT_VERSION),
                         "dim": np.int64(dim), "n": np.int64(len(tracks)),
                         "source": tracks.source, "anomgrad_version": __version__,
@@ -119,7 +119,6 @@ def write_tracks(path, tracks: Tracks) -> None:
                          dtype=h5py.string_dtype("utf-8"))
         f.create_dataset("model", data=tracks.model)
         f.create_dataset("alpha", data=tracks.alpha)
-    os.replace(tmp, path)
 
 
 def read_tracks(path) -> Tracks:

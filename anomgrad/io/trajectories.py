@@ -39,9 +39,9 @@ from tqdm import tqdm
 from .._version import __version__
 from ..config import STREAM_ALPHA
 from ..generate import generate, range_alphas
-
 from .h5 import (FileFormatError, FileLockedError, Writer, attr_str, attrs_meta,
-                 check_allocated, check_space, create_table, finish, fmt_bytes, open_h5)
+                 check_allocated, check_space, create_table, exclusive, finish, fmt_bytes,
+                 open_h5)
 
 FORMAT_NAME = "anomgrad-trajectories"
 FORMAT_VERSION = 1
@@ -329,17 +329,23 @@ def write(out, params: dict, *, chunk: int, overwrite: bool = False, progress: b
     of the same parameters is left alone.  ``say(msg)`` reports what happens.
 
     Returns ``{"path", "status": "exists" | "written" | "resumed", "seconds"}``; refuses
-    (``FileFormatError``, ``OSError``) whatever would lose or mix data.
+    (``FileFormatError``, ``OSError``) whatever would lose or mix data, and a second job
+    writing the same ``out`` meanwhile (``FileLockedError``).
     """
     say = say or (lambda msg: None)
     out = os.fspath(out)
-    partial = out + ".partial"
-    n = params["n"]
     outdir = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(outdir):
         raise ValueError(f"argument --out: directory {outdir} does not exist")
     if os.path.isdir(out):
         raise ValueError(f"argument --out: {out} is a directory")
+    with exclusive(out):
+        return _write(out, params, chunk, overwrite, progress, command, say)
+
+
+def _write(out, params, chunk, overwrite, progress, command, say) -> dict:
+    partial = out + ".partial"
+    n = params["n"]
     if os.path.lexists(out) and not overwrite and _existing(out, params):
         say(f"{out} is already complete ({describe_params(params)}); nothing to do")
         return {"path": out, "status": "exists", "seconds": 0.0}

@@ -41,7 +41,8 @@ from tqdm import tqdm
 from .. import _validate as V
 from .._version import __version__
 from ..config import STREAM_ALPHA, STREAM_SHUFFLE
-from ..io.h5 import attr_str, attrs_meta, check_allocated, check_space, create_table, finish, open_h5
+from ..io.h5 import (Writer, attr_str, attrs_meta, check_allocated, check_space, create_table,
+                     exclusive, finish, open_h5)
 from .preprocess import PREPROCESSING, minmax, normalize_padded
 from .task import (CLASS_ALPHA, CLASS_NAMES, DIM, INDEX_SCHEME, LENGTH, MAX_FILE, MAX_PER_CLASS,
                    SPLITS, STREAM_LENGTH, T_MIN, check_classes, check_family, check_split,
@@ -176,8 +177,8 @@ def _row_bytes() -> int:
 
 
 def create(path, p: dict, command: str = "") -> None:
-    """Create an empty (progress 0) dataset file at ``path``, atomically (``.new`` then
-    rename), with every attribute and dataset allocated (:func:`anomgrad.io.create_table`)."""
+    """Create an empty (progress 0) dataset file at ``path``, atomically (a temporary
+    file renamed), with every attribute and dataset allocated (:func:`anomgrad.io.create_table`)."""
     n = p["n_per_class"] * len(p["classes"])
     attrs = {}
     for k, v in _attrs(p).items():
@@ -321,17 +322,23 @@ def write(path, family: str, split: str, n_per_class: int = 10000, seed: int = 0
           command: str = "", fsync: bool = True) -> dict:
     """Write one dataset file (resumable, atomic; see the module docs).  Returns a dict
     with ``path``, ``n``, ``seconds`` and ``status`` ("written", "resumed" or
-    "exists": a complete file with the same parameters was already there)."""
+    "exists": a complete file with the same parameters was already there).  A second
+    job writing the same ``path`` meanwhile is refused (``FileLockedError``)."""
     p = check_params(family, split, n_per_class, seed, file, classes)
     path = os.fspath(path)
-    partial = path + ".partial"
-    want = params_json(p)
-    n = p["n_per_class"] * len(p["classes"])
     outdir = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(outdir):
         raise ValueError(f"out: directory {outdir} does not exist")
     if os.path.isdir(path):
         raise ValueError(f"out: {path} is a directory")
+    with exclusive(path):
+        return _write(path, p, overwrite, progress, command, fsync)
+
+
+def _write(path, p, overwrite, progress, command, fsync) -> dict:
+    partial = path + ".partial"
+    want = params_json(p)
+    n = p["n_per_class"] * len(p["classes"])
     if os.path.lexists(path) and not overwrite:
         try:
             info = inspect(path, require_complete=False)
@@ -363,9 +370,8 @@ def write(path, family: str, split: str, n_per_class: int = 10000, seed: int = 0
     if not os.path.lexists(partial):
         create(partial, p, command)
     t0 = time.perf_counter()
-    f = h5py.File(partial, "r+")
-    try:
-        done = int(f["progress"][0])
+    with Writer(partial, fsync=fsync) as w:
+        done = w.rows_done
         if done:
             status = "resumed"
         check_space(partial, n * _row_bytes(), (n - done) * _row_bytes())
@@ -377,21 +383,8 @@ def write(path, family: str, split: str, n_per_class: int = 10000, seed: int = 0
                   desc=f"{p['family']} {p['split']} {p['file']}", mininterval=0.5) as bar:
             for k in range(done // per_block, nb):
                 b = make_block(p, k)
-                r0 = k * per_block
-                r1 = r0 + b["x"].shape[0]
-                for name in _FIELDS:
-                    f[name].write_direct(np.ascontiguousarray(b[name]), dest_sel=np.s_[r0:r1])
-                f.flush()
-                if fsync:
-                    try:
-                        os.fsync(f.id.get_vfd_handle())
-                    except (OSError, ValueError, TypeError):
-                        pass
-                f["progress"][0] = r1
-                f.flush()
-                bar.update(r1 - r0)
-    finally:
-        f.close()
+                w.write_rows(**{name: b[name] for name in _FIELDS})
+                bar.update(b["x"].shape[0])
     finish(partial, path)
     return {"path": path, "n": n, "seconds": time.perf_counter() - t0, "status": status}
 

@@ -370,11 +370,14 @@ def load_checkpoint(path, map_location="cpu", *, full: bool = False):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        raise CheckpointError(f"{path}: empty file (0 bytes), not a checkpoint")
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # pickle / zip errors of foreign files
+    except Exception as e:  # pickle / zip errors of foreign or cut-short files
+        why = (str(e).strip().splitlines() or ["cut short?"])[0][:200]
         raise CheckpointError(f"{path}: not a torch checkpoint readable without executing "
-                              f"code ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from e
+                              f"code ({type(e).__name__}: {why})") from e
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: not a ResAnDi checkpoint (a {type(obj).__name__})")
     if "format" in obj:

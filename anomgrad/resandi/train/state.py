@@ -50,7 +50,8 @@ def prepare_out(out, cfg, dist, resume, overwrite):
         try:
             ck = torch.load(last, map_location="cpu", weights_only=True)
         except Exception as e:
-            raise TrainError(f"{last}: cannot be read to resume ({type(e).__name__}: {e}); "
+            why = (str(e).strip().splitlines() or ["empty or cut short"])[0][:200]
+            raise TrainError(f"{last}: cannot be read to resume ({type(e).__name__}: {why}); "
                              f"delete it or use --overwrite") from e
         if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
             raise TrainError(f"{last}: not an anomgrad training checkpoint")
