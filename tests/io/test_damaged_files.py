@@ -22,7 +22,6 @@ import numpy as np
 import pytest
 import torch
 
-import anomgrad as ag
 from anomgrad import io
 from anomgrad.cam.files import run_file
 from anomgrad.io import andi, convert, tracking, tracks
