@@ -149,12 +149,7 @@ def _lattice_renewal_sum_sq(p, T):
     return g
 
 
-def msd_lw(T, alpha, dim):
-    """Levy walk: with independent zero-mean unit directions per flight and speed v,
-    E|x_k|^2 = E[v^2] E sum_f (observed steps of flight f)^2, v = 10 U: E v^2 = 100/3.
-    Flight lengths L = floor(tau), P(L >= l) = l^-sigma; x_k uses unit steps 1..k, so
-    the first flight loses one step.  (alpha < 2; the cap T+1 never matters for k < T.)"""
-    sigma = 3.0 - alpha
+def _msd_lw_sigma(T, sigma):
     l = np.arange(0, T + 2, dtype=np.float64)
     sf = np.where(l >= 1, np.maximum(l, 1.0) ** (-sigma), 1.0)  # P(L >= l)
     p = np.zeros(T + 2)
@@ -166,6 +161,19 @@ def msd_lw(T, alpha, dim):
         first = np.sum(p[1 : k + 1] * ((ls - 1.0) ** 2 + g[k + 1 - ls]))
         out[k] = first + sf[k + 1] * k * k
     return (100.0 / 3.0) * out
+
+
+def msd_lw(T, alpha, dim, n_sigma=64):
+    """Levy walk: with independent zero-mean unit directions per flight and speed v,
+    E|x_k|^2 = E[v^2] E sum_f (observed steps of flight f)^2, v = 10 U: E v^2 = 100/3.
+    Flight lengths L = floor(tau), P(L >= l) = l^-sigma with sigma = 3 - alpha; x_k uses
+    unit steps 1..k, so the first flight loses one step.  (The cap T+1 never matters for
+    k < T.)  At alpha = 2 andi draws sigma ~ U(0, 1) per trajectory: the curve is the
+    mean over sigma (Gauss-Legendre; smooth in sigma)."""
+    if alpha != 2.0:
+        return _msd_lw_sigma(T, 3.0 - alpha)
+    xs, ws = np.polynomial.legendre.leggauss(n_sigma)
+    return sum(w / 2 * _msd_lw_sigma(T, (x + 1) / 2) for x, w in zip(xs, ws))
 
 
 def _attm_sigma_bounds(alpha):
