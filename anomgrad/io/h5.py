@@ -229,6 +229,20 @@ def no_such_file(path) -> str:
     return f"{path}: no such file"
 
 
+def existing_file(path: str, what: str, err=None) -> int:
+    """The size in bytes of ``path``; ``err`` (default :class:`FileFormatError`) naming it
+    when it is missing, a directory or empty (``what``: what it should be, "a CSV file")."""
+    err = err or FileFormatError
+    if not os.path.exists(path):
+        raise err(no_such_file(path))
+    if os.path.isdir(path):
+        raise err(f"{path}: is a directory, not {what}")
+    size = os.path.getsize(path)
+    if size == 0:
+        raise err(f"{path}: empty file (0 bytes), not {what}")
+    return size
+
+
 def open_h5(path, err=None):
     """Open an existing HDF5 file read-only; ``(file, size in bytes)``.
 
@@ -238,13 +252,7 @@ def open_h5(path, err=None):
     """
     err = err or FileFormatError
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise err(no_such_file(path))
-    if os.path.isdir(path):
-        raise err(f"{path}: is a directory, not an HDF5 file")
-    size = os.path.getsize(path)
-    if size == 0:
-        raise err(f"{path}: empty file (0 bytes), not an HDF5 file")
+    size = existing_file(path, "an HDF5 file", err)
     try:
         is_h5 = h5py.is_hdf5(path)
     except OSError as e:
@@ -316,4 +324,4 @@ def attrs_meta(attrs: dict, lists: bool = True) -> dict:
 
 __all__ = ["FileFormatError", "FileLockedError", "WriteError", "Writer", "attr_str",
            "attrs_meta", "check_allocated", "check_space", "create_table", "exclusive", "finish",
-           "fmt_bytes", "no_such_file", "open_h5", "write_errno", "write_reason"]
+           "existing_file", "fmt_bytes", "no_such_file", "open_h5", "write_errno", "write_reason"]

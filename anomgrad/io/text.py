@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from .h5 import FileFormatError, no_such_file
+from .h5 import FileFormatError, existing_file
 
 _SAMPLE = 65536
 
@@ -23,13 +23,7 @@ def check_text(path, what: str = "text file") -> str:
     """Raise :class:`FileFormatError` naming ``path`` unless it looks like a UTF-8
     text file; returns the path as ``str``."""
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileFormatError(no_such_file(path))
-    if os.path.isdir(path):
-        raise FileFormatError(f"{path}: is a directory, not a {what}")
-    size = os.path.getsize(path)
-    if size == 0:
-        raise FileFormatError(f"{path}: empty file (0 bytes), not a {what}")
+    existing_file(path, f"a {what}")
     with open(path, "rb") as f:
         head = f.read(_SAMPLE)
     if b"\0" in head:
