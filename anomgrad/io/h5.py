@@ -41,6 +41,18 @@ class FileLockedError(FileFormatError):
     """The file is locked by another process (HDF5 file locking): it is being written."""
 
 
+def check_out(out, arg: str = "out") -> str:
+    """``out`` as ``str`` once it can be a file to write: ``ValueError`` naming ``arg``
+    when its directory does not exist or it is itself a directory."""
+    out = os.fspath(out)
+    outdir = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(outdir):
+        raise ValueError(f"{arg}: directory {outdir} does not exist")
+    if os.path.isdir(out):
+        raise ValueError(f"{arg}: {out} is a directory")
+    return out
+
+
 @contextlib.contextmanager
 def exclusive(out):
     """Hold ``OUT.lock`` while a job writes ``OUT`` (and ``OUT.partial``): a second job
@@ -323,5 +335,5 @@ def attrs_meta(attrs: dict, lists: bool = True) -> dict:
 
 
 __all__ = ["FileFormatError", "FileLockedError", "WriteError", "Writer", "attr_str",
-           "attrs_meta", "check_allocated", "check_space", "create_table", "exclusive", "finish",
+           "attrs_meta", "check_allocated", "check_out", "check_space", "create_table", "exclusive", "finish",
            "existing_file", "fmt_bytes", "no_such_file", "open_h5", "write_errno", "write_reason"]

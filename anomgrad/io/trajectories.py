@@ -40,7 +40,7 @@ from .._version import __version__
 from ..config import STREAM_ALPHA
 from ..generate import generate, range_alphas
 from .h5 import (FileFormatError, FileLockedError, Writer, attr_str, attrs_meta,
-                 check_allocated, check_space, create_table, exclusive, finish, fmt_bytes,
+                 check_allocated, check_out, check_space, create_table, exclusive, finish, fmt_bytes,
                  open_h5)
 
 FORMAT_NAME = "anomgrad-trajectories"
@@ -333,12 +333,7 @@ def write(out, params: dict, *, chunk: int, overwrite: bool = False, progress: b
     writing the same ``out`` meanwhile (``FileLockedError``).
     """
     say = say or (lambda msg: None)
-    out = os.fspath(out)
-    outdir = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(outdir):
-        raise ValueError(f"argument --out: directory {outdir} does not exist")
-    if os.path.isdir(out):
-        raise ValueError(f"argument --out: {out} is a directory")
+    out = check_out(out, "argument --out")
     with exclusive(out):
         return _write(out, params, chunk, overwrite, progress, command, say)
 

@@ -41,8 +41,8 @@ from tqdm import tqdm
 from .. import _validate as V
 from .._version import __version__
 from ..config import STREAM_ALPHA, STREAM_SHUFFLE
-from ..io.h5 import (Writer, attr_str, attrs_meta, check_allocated, check_space, create_table,
-                     exclusive, finish, open_h5)
+from ..io.h5 import (Writer, attr_str, attrs_meta, check_allocated, check_out, check_space,
+                     create_table, exclusive, finish, open_h5)
 from .preprocess import PREPROCESSING, minmax, normalize_padded
 from .task import (CLASS_ALPHA, CLASS_NAMES, DIM, INDEX_SCHEME, LENGTH, MAX_FILE, MAX_PER_CLASS,
                    SPLITS, STREAM_LENGTH, T_MIN, check_classes, check_family, check_split,
@@ -325,12 +325,7 @@ def write(path, family: str, split: str, n_per_class: int = 10000, seed: int = 0
     "exists": a complete file with the same parameters was already there).  A second
     job writing the same ``path`` meanwhile is refused (``FileLockedError``)."""
     p = check_params(family, split, n_per_class, seed, file, classes)
-    path = os.fspath(path)
-    outdir = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(outdir):
-        raise ValueError(f"out: directory {outdir} does not exist")
-    if os.path.isdir(path):
-        raise ValueError(f"out: {path} is a directory")
+    path = check_out(path)
     with exclusive(path):
         return _write(path, p, overwrite, progress, command, fsync)
 

@@ -304,6 +304,11 @@ def test_bad_files_are_named(tmp_path):
         D.inspect(txt)
     with pytest.raises(D.DatasetFormatError, match="no such file"):
         D.inspect(tmp_path / "missing.h5")
+    with pytest.raises(ValueError, match=r"out: directory .*nodir does not exist"):
+        D.write(tmp_path / "nodir" / "d.h5", "fixed", "val", 3, progress=False)
+    with pytest.raises(ValueError, match="out: .* is a directory"):
+        D.write(tmp_path, "fixed", "val", 3, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.h5", "old.h5", "t.h5", "traj.h5"]
 
 
 def test_torch_dataset_is_lazy(tmp_path):
