@@ -124,5 +124,6 @@ def atomic_savez(path, **arrays) -> None:
     _atomic(path, lambda f: np.savez(f, **arrays))
 
 
-__all__ = ["WriteError", "replacing", "write_errno", "write_reason", "atomic_savefig", "atomic_savez", "atomic_torch_save", "atomic_write_csv",
-           "atomic_write_json", "atomic_write_text", "read_json"]
+__all__ = ["WriteError", "atomic_savefig", "atomic_savez", "atomic_torch_save", "atomic_write_csv",
+           "atomic_write_json", "atomic_write_text", "read_json", "replacing", "write_errno",
+           "write_reason"]
