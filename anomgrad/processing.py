@@ -107,20 +107,42 @@ def normalize(x: np.ndarray, lengths=None) -> np.ndarray:
         from . import _cuda  # lazy: torch
 
         _check_finite(x)
-        return _cuda.process("normalize", x, lengths)[0]
+        out, off = _cuda.process("normalize", x, lengths)
+        if x.element_size() == 8:  # float32 steps cannot be that small
+            _check_tiny_sd(_increment_sd(x.reshape(len(x), -1, x.shape[-1]), off))
+        return out
     x3 = _as3d(x)
     _check_finite(x3)
     off = _offsets(x3, lengths)
     out = np.empty_like(x3)
     sds = np.empty(x3.shape[:2], np.float64)
     _normalize(x3, off, out, sds)
-    tiny = (sds > 0) & (sds < NORMALIZE_TINY_SD)
-    if tiny.any():
-        i, a = np.argwhere(tiny)[0]
-        raise ValueError(f"x: row {i}, axis {a} moves by about {sds[i, a]:.1e}, too little for "
-                         f"float64 statistics (below {NORMALIZE_TINY_SD:g}); rescale the positions "
-                         f"(normalize does not depend on their unit)")
+    _check_tiny_sd(sds)
     return out.reshape(x.shape)
+
+
+def _check_tiny_sd(sds) -> None:
+    """Refuse rows whose increments have a standard deviation (``sds``, ``(n, dim)``) so
+    small that their squares underflow: normalize cannot scale them."""
+    tiny = (sds > 0) & (sds < NORMALIZE_TINY_SD)
+    if bool(tiny.any()):
+        i, a = (int(v) for v in (tiny.nonzero()[0] if V.is_tensor(tiny) else np.argwhere(tiny)[0]))
+        raise ValueError(f"x: row {i}, axis {a} moves by about {float(sds[i, a]):.1e}, too "
+                         f"little for float64 statistics (below {NORMALIZE_TINY_SD:g}); rescale "
+                         f"the positions (normalize does not depend on their unit)")
+
+
+def _increment_sd(x3, off):
+    """The population standard deviation of the increments of each row and axis of a
+    tensor over its valid part (from ``off``, the first valid index per row), as the CPU
+    kernel computes it: the GPU path's input to :func:`_check_tiny_sd`."""
+    import torch  # lazy: only reached with a tensor
+
+    d = x3.double().diff(dim=-1)
+    valid = (torch.arange(d.shape[-1], device=d.device) >= off.to(d.device)[:, None])[:, None]
+    m = valid.sum(-1, keepdim=True).clamp(min=1)
+    mean = torch.where(valid, d, 0).sum(-1, keepdim=True) / m
+    return ((torch.where(valid, d - mean, 0) ** 2).sum(-1) / m[..., 0]).sqrt()
 
 
 # ---- localization noise -----------------------------------------------------------

@@ -5,6 +5,8 @@ import pytest
 
 import anomgrad as ag
 
+from devices import DEVICES, cuda_missing, host, on
+
 
 def np_normalize(x):
     """andi-datasets' normalize, per trajectory and axis (numpy reference)."""
@@ -30,6 +32,40 @@ def test_normalize_matches_numpy(traj):
     assert moving.sum() > 60
     np.testing.assert_allclose(d.std(axis=-1)[moving], 1, atol=1e-5)
     assert np.all(d[~moving] == 0)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_normalize_refuses_rows_too_still_for_float64(device):
+    """Steps of 1e-150 square to below float64's range: refused, naming the row and axis,
+    on both paths; steps of 1e-100 are fine."""
+    if device == "cuda" and cuda_missing():
+        pytest.skip(cuda_missing())
+    x = ag.generate("bm", 3, 50, dim=2, seed=0, dtype=np.float64)
+    ok = x.copy()
+    ok[1, 1] *= 1e-100
+    np.testing.assert_allclose(host(ag.normalize(on(device, ok))), np_normalize(ok), atol=1e-9)
+    bad = x.copy()
+    bad[1, 1] *= 1e-150
+    with pytest.raises(ValueError, match=r"x: row 1, axis 1 moves by about .*e-15\d, too little"):
+        ag.normalize(on(device, bad))
+
+
+def test_increment_sd_of_the_gpu_check_equals_the_cpu_kernel():
+    """The torch statistics behind the GPU path's refusal equal the Numba kernel's, padding
+    (lengths) included."""
+    import torch
+
+    from anomgrad import processing as P
+
+    x = ag.generate("fbm", 6, 40, 0.4, dim=2, seed=3, dtype=np.float64)
+    lengths = np.array([40, 2, 1, 17, 39, 25])
+    x = np.where(np.arange(40) < (40 - lengths)[:, None, None], 0.0, x)  # left-padded
+    off = P._offsets(x, lengths)
+    sds = np.empty((6, 2))
+    P._normalize(x, off, np.empty_like(x), sds)
+    got = P._increment_sd(torch.from_numpy(x), torch.from_numpy(off.astype(np.int64)))
+    np.testing.assert_allclose(got.numpy(), sds, rtol=1e-12, atol=0)
+    assert (got[2] == 0).all() and (got[0] > 0).all()
 
 
 def test_normalize_zero_std_counts_as_one():
