@@ -1,8 +1,9 @@
 """The ResAnDi model that ships with anomgrad: ``ag.pretrained()``.
 
 A width-16 ResAnDi (1.16 M parameters) trained by this package on the varying-T family
-(user tracks have any length) with the fast recipe on 2 CPU cores; the command, seed,
-hardware and its test accuracy per class on both families are in docs/results.md.  The
+(user tracks have any length) with the fast recipe on 2 CPU cores, its BatchNorm
+statistics then recomputed (:mod:`.train.precise_bn`); the command, seed, hardware and its
+test accuracy per class on both families are in docs/results.md.  The
 weights travel inside the package (``weights/``, float16, about 2.3 MB) and are checked
 against their SHA-256 before every load.
 """
@@ -18,7 +19,7 @@ from ..io.atomic import atomic_torch_save
 from .nn import CheckpointError, load_checkpoint
 
 WEIGHTS = os.path.join(os.path.dirname(__file__), "weights", "resandi-varying-w16.pt")
-SHA256 = "3d92dd5d8d1c3d8834840873489e3bd97595f081c91dafd2f4e391ec94fbc1af"
+SHA256 = "9cce5fe94c3725cb8d421f63744633b259cf25895aa86dc0e33b41c66a1b339e"
 
 
 def sha256(path) -> str:
