@@ -43,6 +43,17 @@ def gen(model, n, T, alpha, dim, seed, start=0):
     return ag.generate(model, n, T, alpha, dim=dim, seed=seed, start=start, dtype=np.float64)
 
 
+def passes_and_catches(check, model, n, T, alpha, dim, seed):
+    """``check(x, alpha)`` holds for ``model`` at ``alpha`` and fails at :func:`wrong_alpha`
+    (the same seed), so the test can fail; returns the right sample."""
+    x = gen(model, n, T, alpha, dim, seed)
+    ok, det = check(x, alpha)
+    assert ok, det
+    ok, det = check(gen(model, n, T, wrong_alpha(model, alpha), dim, seed), alpha)
+    assert not ok, det
+    return x
+
+
 def sq_disp(model, n, T, alpha, dim, seed, lags, chunk=5000):
     """|x_t|^2 at the lags for n trajectories, generated in chunks (start=) to bound memory."""
     out = []
@@ -258,13 +269,8 @@ def ctrw_first_event_check(x, alpha, z=5.0):
 @pytest.mark.parametrize("dim", [1, 3])
 @pytest.mark.parametrize("alpha", [0.1, 0.5, 0.9, 1.0])
 def test_ctrw_first_event_tail(alpha, dim):
-    x = gen("ctrw", 20000, 1000, alpha, dim, seed=404)
+    x = passes_and_catches(ctrw_first_event_check, "ctrw", 20000, 1000, alpha, dim, 404)
     assert np.all(st.first_event_index(x) >= 1)
-    ok, det = ctrw_first_event_check(x, alpha)
-    assert ok, det
-    xw = gen("ctrw", 20000, 1000, wrong_alpha("ctrw", alpha), dim, seed=404)
-    ok, det = ctrw_first_event_check(xw, alpha)
-    assert not ok, det
 
 
 def ctrw_event_count_check(x, alpha, z=5.0):
@@ -278,11 +284,7 @@ def ctrw_event_count_check(x, alpha, z=5.0):
 
 @pytest.mark.parametrize("alpha", [0.2, 0.6, 1.0])
 def test_ctrw_event_count(alpha):
-    x = gen("ctrw", 20000, 1000, alpha, 1, seed=405)
-    ok, det = ctrw_event_count_check(x, alpha)
-    assert ok, det
-    ok, det = ctrw_event_count_check(gen("ctrw", 20000, 1000, wrong_alpha("ctrw", alpha), 1, 405), alpha)
-    assert not ok, det
+    passes_and_catches(ctrw_event_count_check, "ctrw", 20000, 1000, alpha, 1, 405)
 
 
 def ctrw_jump_checks(x):
@@ -413,12 +415,7 @@ def lw1d_run_check(x, alpha, z=5.0):
 @pytest.mark.parametrize("alpha", [1.1, 1.5, 1.9, 2.0])
 def test_lw_flight_lengths(alpha, dim):
     check = lw1d_run_check if dim == 1 else lw_flight_check
-    x = gen("lw", 20000, 1000, alpha, dim, seed=505)
-    ok, det = check(x, alpha)
-    assert ok, det
-    xw = gen("lw", 20000, 1000, wrong_alpha("lw", alpha), dim, seed=505)
-    ok, det = check(xw, alpha)
-    assert not ok, det
+    passes_and_catches(check, "lw", 20000, 1000, alpha, dim, 505)
 
 
 def lw_speed_direction_check(x):
@@ -496,11 +493,7 @@ def standardized_increment_check(x, alpha):
 
 @pytest.mark.parametrize("alpha", [0.2, 1.0, 1.8])
 def test_sbm_increments(alpha):
-    x = gen("sbm", 3000, 500, alpha, 2, seed=607)
-    ok, det = standardized_increment_check(x, alpha)
-    assert ok, det
-    ok, det = standardized_increment_check(gen("sbm", 3000, 500, wrong_alpha("sbm", alpha), 2, 607), alpha)
-    assert not ok, det
+    passes_and_catches(standardized_increment_check, "sbm", 3000, 500, alpha, 2, 607)
 
 
 def test_bm_variance_and_increments():
