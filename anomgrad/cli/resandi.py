@@ -115,7 +115,8 @@ def add_train(sub) -> None:
                    help="network width (64 = ResAnDi; smaller only for quick tests)")
     p.add_argument("--classes", type=int_arg, nargs="+", default=None,
                    help="train on these labels only (0..7)")
-    p.add_argument("--amp", choices=("bf16", "none"), default=None)
+    p.add_argument("--amp", choices=("auto", "bf16", "none"), default=None,
+                   help="auto (default of the fast recipe): bf16 where the hardware has it")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
                    help="deterministic kernels (default: on for CPU, off for CUDA)")

@@ -4,7 +4,7 @@ Written like torchvision's ``resnet.py`` (``BasicBlock``, ``_make_layer``, Kaimi
 init), with one-dimensional convolutions over time::
 
     input (N, 2, 1000)                        positions, min-max scaled per axis
-    stem     conv k35 s2 p17, BN, ReLU        (N,  64, 500)
+    stem     conv k35 s2 p17, BN, ReLU        (N,  64, 500)   always fp32
     maxpool  k3 s2 p1                         (N,  64, 250)
     layer1   2 x BasicBlock1d(64)             (N,  64, 250)
     layer2   2 x BasicBlock1d(128), stride 2  (N, 128, 125)
@@ -91,6 +91,17 @@ class BasicBlock1d(nn.Module):
         return out
 
 
+class Stem(nn.Sequential):
+    """conv k35 s2 p17, BN, ReLU, always computed in the parameters' precision (fp32),
+    also under bf16 autocast.  Several of its filters learn near-cancelling differences
+    of min-max-scaled positions (tap sums below 0.01, which BN then multiplies by 50-90);
+    bf16 keeps 8 bits of mantissa, too few for them (docs/resandi.md §"Precision")."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            return super().forward(x.to(self.conv.weight.dtype))
+
+
 class GlobalAvgPool1d(nn.AdaptiveAvgPool1d):
     """``AdaptiveAvgPool1d(1)`` (it is one, for code that checks) computed as a mean over
     time, whose CUDA backward is deterministic."""
@@ -135,7 +146,7 @@ class ResAnDi(nn.Module):
         self.length = length
         self.inplanes = width
 
-        self.stem = nn.Sequential(OrderedDict([
+        self.stem = Stem(OrderedDict([
             ("conv", nn.Conv1d(in_channels, width, kernel_size=35, stride=2, padding=17,
                                bias=False)),
             ("bn", nn.BatchNorm1d(width)),
@@ -409,7 +420,7 @@ def load_checkpoint(path, map_location="cpu", *, full: bool = False):
     return model, meta
 
 
-__all__ = ["ARCH", "BasicBlock1d", "GlobalAvgPool1d", "CheckpointError", "ResAnDi", "conv1x1", "convk",
+__all__ = ["ARCH", "BasicBlock1d", "GlobalAvgPool1d", "CheckpointError", "ResAnDi", "Stem", "conv1x1", "convk",
            "convert_published_state_dict", "count_parameters", "load_checkpoint", "save_checkpoint",
            "load_state_dict_checked", "unwrap"]
 

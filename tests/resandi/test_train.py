@@ -18,7 +18,7 @@ from anomgrad.cli import main
 
 TINY = dict(epochs=2, epoch_samples=128, batch_size=32, width=4, classes=(1, 5),
             val_per_class=32, warmup_steps=2, progress=False, seed=5)
-TIMING = ("train_seconds", "samples_per_s", "data_wait_seconds", "epoch_seconds",
+TIMING = ("train_seconds", "bn_seconds", "samples_per_s", "data_wait_seconds", "epoch_seconds",
           "elapsed_seconds")
 
 
@@ -123,7 +123,7 @@ def test_fresh_batches_are_balanced_and_split_over_ranks():
 def test_time_budget_planning():
     cfg = dict(batch_size=100, epochs=12, epochs_given=False)
     # 0.01 s per step, 110 s of budget left for steps + per-epoch overhead
-    total = T.plan_total(cfg, step=100, dt=0.01, left=110.0, spe=1000, n_val=3000, world=1)
+    total = T.plan_total(cfg, step=100, dt=0.01, left=110.0, spe=1000, n_forward=3000, world=1)
     per_epoch = 3000 / 100 * 0.01 / 3 + 2.0
     assert total == 100 + int((110.0 - per_epoch) / (0.01 + per_epoch / 1000))
     cfg["epochs_given"] = True

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import time
 
+import numba
 import torch
 
 from ..._callable import make_callable
@@ -48,7 +49,8 @@ def train(out, family: str = "varying", recipe: str = "fast", *, data=None, val=
           deterministic: bool | None = None, patience: int | None = None,
           min_delta: float | None = None, warmup_steps: int | None = None,
           total_steps: int | None = None, generator: str = "auto",
-          batch_order: str | None = None, progress: bool = True,
+          batch_order: str | None = None, bn_batches: int | None = None,
+          threads: int | None = None, progress: bool = True,
           callback=None, stop_after: int | None = None) -> dict:
     """Train ResAnDi; see the module docstring for recipes, outputs and resume.
 
@@ -72,7 +74,12 @@ def train(out, family: str = "varying", recipe: str = "fast", *, data=None, val=
         ``if __name__ == "__main__":`` guard.
     width : network width (64 = ResAnDi; smaller only for tests).
     classes : train on a subset of the labels 0..7 (labels keep their values).
-    amp : "bf16" (autocast, CUDA) or "none".  compile : ``torch.compile`` the model.
+    amp : "auto" (bf16 autocast where the hardware computes bf16 natively: CUDA, or a CPU
+        with avx512_bf16/AMX; fp32 elsewhere), "bf16" or "none" (fp32).  The stem is
+        always fp32.  compile : ``torch.compile`` the model.
+    bn_batches : batches of precise BN at the end of every epoch (default: 2 % of an
+        epoch's trajectories, 4 to 48 batches of 64 per class).
+    threads : CPU threads of torch and Numba during the call (default: as they are).
     deterministic : deterministic algorithms (default: on for CPU, off for CUDA).
     batch_order : dataset files only: "files" (in turn, rows shuffled within each: the
         published training, the paper recipe's default) or "global" (one permutation over
@@ -98,7 +105,8 @@ def train(out, family: str = "varying", recipe: str = "fast", *, data=None, val=
                   val_per_class=val_per_class, workers=workers, width=width, classes=classes,
                   amp=amp, compile=compile, deterministic=deterministic, patience=patience,
                   min_delta=min_delta, warmup_steps=warmup_steps, total_steps=total_steps,
-                  generator=generator, batch_order=batch_order)
+                  generator=generator, batch_order=batch_order, bn_batches=bn_batches,
+                  threads=threads)
     t_start = time.perf_counter()
     dev = torch.device(device if device is not None else _default_device(dist))
     if dev.type == "cuda" and not torch.cuda.is_available():
@@ -118,7 +126,11 @@ def train(out, family: str = "varying", recipe: str = "fast", *, data=None, val=
     prev_bench = torch.backends.cudnn.benchmark
     prev_cudnn_det = torch.backends.cudnn.deterministic
     prev_tf32 = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    prev_threads = (torch.get_num_threads(), numba.get_num_threads())
     try:
+        if cfg["threads"] is not None:
+            torch.set_num_threads(cfg["threads"])
+            numba.set_num_threads(min(cfg["threads"], numba.config.NUMBA_NUM_THREADS))
         # warn_only on CUDA: a kernel without a deterministic twin warns, not fails
         torch.use_deterministic_algorithms(bool(det), warn_only=dev.type == "cuda")
         torch.backends.cudnn.deterministic = bool(det)
@@ -133,6 +145,8 @@ def train(out, family: str = "varying", recipe: str = "fast", *, data=None, val=
         torch.backends.cudnn.benchmark = prev_bench
         torch.backends.cudnn.deterministic = prev_cudnn_det
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = prev_tf32
+        torch.set_num_threads(prev_threads[0])
+        numba.set_num_threads(prev_threads[1])
         dist.close()
 
 

@@ -20,9 +20,11 @@ from ...generate import generate
 from ...io.atomic import atomic_torch_save, atomic_write_csv, atomic_write_json
 from .. import datasets as D
 from ..evaluate import evaluate
+from ..precision import autocast, precision_name, use_bf16
 from ..nn import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, ResAnDi, load_state_dict_checked,
                   save_checkpoint)
 from .data import EpochItems, FreshBatches, H5Files, file_batches, make_val, worker_init
+from .precise_bn import BN_MAX_BATCHES, BN_MIN_BATCHES, BN_PER_CLASS, recalibrate_bn
 from .recipes import TrainError
 from .schedule import Budget, lr_at, make_optimizer, plan_total, warmup_for
 from .state import plot_history, prepare_out, rng_state, set_rng_state
@@ -39,7 +41,7 @@ def evaluate_set(model, xv, yv, dev, amp, dist, batch=1024):
         for s in range(0, xv.shape[0], batch):
             xb = xv[s:s + batch].to(dev, non_blocking=True)
             yb = yv[s:s + batch].to(dev, non_blocking=True)
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+            with autocast(dev, amp):
                 logits = model(xb)
             logits = logits.float()
             loss += F.cross_entropy(logits, yb, reduction="sum").double()
@@ -75,9 +77,16 @@ class Run:
                             generator=self.gen_backend, deterministic=bool(det),
                             steps_per_epoch=self.spe, n_val=self.n_val,
                             n_train=None if self.files is None else len(self.files),
-                            torch_version=str(torch.__version__))
+                            torch_version=str(torch.__version__),
+                            precision=precision_name(self.amp),
+                            threads=torch.get_num_threads())
         if self.rank == 0:
             atomic_write_json(os.path.join(self.out, "config.json"), self.cfg_out)
+        if self.show:
+            stem = " (stem fp32)" if self.amp else ""
+            print(f"training on {dev} in {self.cfg_out['precision']}{stem}, "
+                  f"{self.cfg_out['threads']} threads, {self.world} process(es)",
+                  file=sys.stderr, flush=True)
 
     # ---- setup ------------------------------------------------------------------------
 
@@ -106,6 +115,10 @@ class Run:
             self.n_train = len(self.files)
             self.spe = len(file_batches(self.files.sizes, cfg["batch_size"], cfg["seed"], 0,
                                         0, world, cfg["batch_order"]))
+        if cfg["bn_batches"] is None:  # precise BN: about 2 % of an epoch's trajectories
+            per_batch = BN_PER_CLASS * len(cfg["classes"])
+            share = round(0.02 * self.spe * cfg["batch_size"] / per_batch)
+            cfg["bn_batches"] = min(BN_MAX_BATCHES, max(BN_MIN_BATCHES, share))
         if cfg["warmup_steps"] is None:  # fast recipe: 500 steps, or 10 % of a short run
             nominal = cfg["total_steps"] or cfg["epochs"] * self.spe
             cfg["warmup_steps"] = min(500, max(1, nominal // 10))
@@ -135,7 +148,7 @@ class Run:
             if ck.get("stopped") in ("early_stopping", "time_budget"):
                 self.start_epoch = 10**9  # finished: nothing left to do
         self.n_epochs = math.ceil(self.total / self.spe)
-        self.amp = cfg["amp"] == "bf16" and dev.type == "cuda"
+        self.amp = use_bf16(cfg["amp"], dev)
         self.net = self.model
         if self.world > 1:
             self.net = DDP(self.model, device_ids=[dev.index] if dev.type == "cuda" else None)
@@ -239,18 +252,35 @@ class Run:
 
     # ---- the loop --------------------------------------------------------------------
 
+    def precise_bn(self) -> None:
+        """The BatchNorm statistics of the weights just trained, recomputed on fresh
+        batches that no training step draws (:mod:`.precise_bn`), before they are
+        validated and saved.  The moving averages that training keeps lag the weights:
+        with them, validation read 33.5 % where these give 88.4 % (docs/resandi.md §4)."""
+        cfg = self.cfg
+        recalibrate_bn(self.model, cfg["family"], cfg["seed"], batches=cfg["bn_batches"],
+                       per_class=BN_PER_CLASS, classes=cfg["classes"], device=self.dev,
+                       amp=self.amp,
+                       generator="cuda" if self.gen_backend == "cuda" else "cpu")
+
     def _reserve(self) -> float:
         """Seconds to keep for the validation, the checkpoint and the metrics."""
         nbytes = 12 * sum(p.numel() for p in self.model.parameters())  # weights + 2 moments
         dt = self.budget.dt or 0.0
-        return (self.n_val / self.world) / self.cfg["batch_size"] * dt / 3.0 + 1.0 + nbytes / 2e8
+        return self._n_forward() / self.world / self.cfg["batch_size"] * dt / 3.0 + 1.0 + nbytes / 2e8
+
+    def _n_forward(self) -> int:
+        """Trajectories through the network (no backward) at the end of an epoch, all
+        ranks: the validation set, and the precise-BN batches that every rank runs."""
+        bn = self.cfg["bn_batches"] * BN_PER_CLASS * len(self.cfg["classes"])
+        return self.n_val + self.world * bn
 
     def _plan(self, nsteps, epoch, now):
         """Time budget: fix the total steps and the warm-up from the measured time per
         step (module ``schedule``).  Returns the (possibly shorter) steps of this epoch."""
         b = self.budget
         nbytes = 12 * sum(p.numel() for p in self.model.parameters())
-        total = plan_total(self.cfg, self.step, b.dt, b.left(now), self.spe, self.n_val,
+        total = plan_total(self.cfg, self.step, b.dt, b.left(now), self.spe, self._n_forward(),
                            self.world, save_seconds=1.0 + nbytes / 2e8)
         self.total = int(self.dist.broadcast_obj(total))
         self.cfg["warmup_steps"] = warmup_for(self.total, self.nominal_warmup)
@@ -301,7 +331,7 @@ class Run:
             lr = lr_at(cfg, self.step, epoch, self.total)
             for g in self.opt.param_groups:
                 g["lr"] = lr
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.amp):
+            with autocast(dev, self.amp):
                 logits = self.net(x)
             loss = F.cross_entropy(logits.float(), y)
             self.opt.zero_grad(set_to_none=True)
@@ -334,7 +364,10 @@ class Run:
         cfg, dist = self.cfg, self.dist
         t_train = time.perf_counter() - t0
         tr = dist.all_sum(torch.stack(list(sums)))
-        if self.world > 1:  # BN running statistics: each rank's last batches -> their mean
+        t_bn = time.perf_counter()
+        self.precise_bn()
+        t_bn = time.perf_counter() - t_bn
+        if self.world > 1:  # equal BN statistics on every rank, whatever the device did
             for buf in self.model.buffers():
                 if buf.is_floating_point():
                     dist.all_sum(buf.data)
@@ -356,6 +389,7 @@ class Run:
             "train_acc": float(tr[1]) / max(1.0, n_seen),
             "val_loss": val_loss, "val_acc": val_acc, "improved": bool(improved),
             "samples": int(n_seen), "train_seconds": round(t_train, 3),
+            "bn_seconds": round(t_bn, 3),
             "samples_per_s": round(n_seen / t_train, 1) if t_train > 0 else None,
             "data_wait_seconds": round(wait, 3),
             "epoch_seconds": round(time.perf_counter() - t0, 3),

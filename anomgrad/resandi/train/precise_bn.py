@@ -10,7 +10,12 @@ the learned parameters are left alone.
 The batches come from split "fresh", file :data:`CALIBRATION_FILE`. A run of the fast
 recipe uses file = epoch for its training batches, so this file is never one of them.
 Validation and test rows come from other splits. The result is a function of
-``(weights, family, seed, batches, per_class)``.
+``(weights, family, seed, batches, per_class, amp)`` (and, with ``generator="cuda"``,
+of the GPU generators, which give the same distribution but other trajectories).
+
+Training calls it at the end of every epoch, before validating (docs/resandi.md §4):
+the statistics then belong to the weights that are validated and saved. It draws
+nothing from the training streams, so the training itself is unchanged.
 """
 
 from __future__ import annotations
@@ -19,24 +24,32 @@ import torch
 from tqdm import tqdm
 
 from .. import datasets as D
+from ..precision import autocast
 from ..task import MAX_FILE
 from .data import FreshBatches
 
 CALIBRATION_FILE = MAX_FILE  # the last "fresh" file: no training run reaches it
+BN_PER_CLASS = 64  # trajectories of each class per calibration batch (the fast recipe's)
+BN_MIN_BATCHES, BN_MAX_BATCHES = 4, 48  # training's per-epoch calibration: 2 % of an epoch, within these
 
 
 def recalibrate_bn(model: torch.nn.Module, family: str, seed: int = 0, *, batches: int = 48,
-                   per_class: int = 64, classes=range(8), device=None,
-                   progress: bool = False) -> dict:
+                   per_class: int = BN_PER_CLASS, classes=range(8), device=None, amp: bool = False,
+                   generator: str = "cpu", progress: bool = False) -> dict:
     """Recompute the running mean and variance of every BatchNorm layer of ``model`` as
     the average of their batch values over ``batches`` fresh balanced batches
     (``per_class`` trajectories of each class, preprocessed as in training). The model
-    is left in eval mode, with each layer's momentum restored.
+    is left in eval mode, with each layer's momentum restored.  ``amp``: the forward
+    passes run under bf16 autocast (as the validation that follows them);
+    ``generator``: "cpu" (the Numba generators) or "cuda" (the GPU generators, on the
+    model's CUDA device).
 
     Returns what was done, for the record: ``{"family", "seed", "file", "batches",
     "per_class", "trajectories"}``."""
     if batches < 1 or per_class < 1:
         raise ValueError(f"batches and per_class must be >= 1, got {batches} and {per_class}")
+    if generator not in ("cpu", "cuda"):
+        raise ValueError(f"generator must be 'cpu' or 'cuda', got {generator!r}")
     bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     if not bns:
         raise ValueError("model has no BatchNorm layer to recalibrate")
@@ -48,9 +61,12 @@ def recalibrate_bn(model: torch.nn.Module, family: str, seed: int = 0, *, batche
             m.reset_running_stats()
             m.momentum = None  # cumulative average: every batch counts the same
         model.train()
-        with torch.no_grad():
+        with torch.no_grad(), autocast(dev, amp):
             for b in tqdm(range(batches), desc="precise BN", unit="batch", disable=not progress):
-                x, T, _ = source[(CALIBRATION_FILE, b)]
+                if generator == "cuda":
+                    x, T, _ = source.device_batch(CALIBRATION_FILE, b, dev)
+                else:
+                    x, T, _ = source[(CALIBRATION_FILE, b)]
                 model(D.preprocess_torch(x.to(dev), T.to(dev), check=False))
     finally:
         for m, mom in zip(bns, momenta):
@@ -60,4 +76,5 @@ def recalibrate_bn(model: torch.nn.Module, family: str, seed: int = 0, *, batche
             "per_class": per_class, "trajectories": batches * per_class * len(tuple(classes))}
 
 
-__all__ = ["CALIBRATION_FILE", "recalibrate_bn"]
+__all__ = ["BN_MAX_BATCHES", "BN_MIN_BATCHES", "BN_PER_CLASS", "CALIBRATION_FILE",
+           "recalibrate_bn"]

@@ -17,7 +17,8 @@ and resuming compares it (:func:`identity`) with the checkpoint's.
     twice, never one of the train/val/test files), batch 512 (64 per class, every batch
     exactly balanced), AdamW (peak lr 2e-3, weight decay 0.05 on conv and linear weights
     only), linear warm-up (500 steps, or a tenth of a shorter run) then cosine decay to 0,
-    bf16 autocast and cuDNN autotuning on CUDA, a fixed validation set (2,000 per class of
+    bf16 autocast where the hardware has it (``amp="auto"``: CUDA, or a CPU with
+    avx512_bf16/AMX; the stem stays fp32), cuDNN autotuning on CUDA, a fixed validation set (2,000 per class of
     the "val" split), epochs of 2**20 trajectories (12 by default, or as many steps as fit
     in ``minutes``).
 """
@@ -30,6 +31,7 @@ import os
 
 from ... import _validate as V
 from .. import task
+from ..precision import AMP_CHOICES
 
 
 class TrainError(ValueError):
@@ -50,7 +52,7 @@ class Recipe:
     epochs: int
     patience: int | None  # early stopping on the validation loss (None: off)
     min_delta: float  # an epoch improves when val_loss <= best - min_delta
-    amp: str  # "bf16" (autocast on CUDA) or "none"
+    amp: str  # "auto" (bf16 where native: docs/resandi.md), "bf16" or "none"
     source: str  # "files" (dataset files) or "fresh" (new trajectories every step)
     val_per_class: int  # generated validation set when no val file is given
     epoch_samples: int | None  # fresh trajectories per epoch
@@ -65,12 +67,12 @@ RECIPES = {
                     warmup_steps=0, batch_order="files"),
     "fast": Recipe(optimizer="adamw", lr=2e-3, weight_decay=0.05, schedule="cosine",
                    step_size=None, gamma=None, batch_size=512, epochs=12, patience=None,
-                   min_delta=0.0, amp="bf16", source="fresh", val_per_class=2000,
+                   min_delta=0.0, amp="auto", source="fresh", val_per_class=2000,
                    epoch_samples=2**20, warmup_steps=None, batch_order="global"),
 }
 
 # Settings that may differ when resuming (they do not change the result).
-RESUME_FREE = ("device", "workers", "progress", "compile", "test", "generator")
+RESUME_FREE = ("device", "workers", "progress", "compile", "test", "generator", "threads")
 
 
 def _positive(name: str, v: float, strict: bool) -> float:
@@ -105,9 +107,13 @@ def _resolve_optim(cfg: dict, r: Recipe, o: dict) -> None:
     total = o.get("total_steps")
     cfg["total_steps"] = None if total is None else V.check_int("total_steps", total, 1)
     amp = pick("amp")
-    if amp not in ("bf16", "none"):
-        raise TrainError(f"amp must be 'bf16' or 'none', got {amp!r}")
+    if amp not in AMP_CHOICES:
+        raise TrainError(f"amp must be one of {', '.join(map(repr, AMP_CHOICES))}, got {amp!r}")
     cfg["amp"] = amp
+    bn = o.get("bn_batches")
+    cfg["bn_batches"] = None if bn is None else V.check_int("bn_batches", bn, 1, 10**6)
+    threads = o.get("threads")
+    cfg["threads"] = None if threads is None else V.check_int("threads", threads, 1, 4096)
     cfg["width"] = V.check_int("width", o.get("width", 64), 1)
     cfg["compile"] = bool(o.get("compile", False))
     cfg["deterministic"] = o.get("deterministic")

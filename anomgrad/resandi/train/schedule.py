@@ -56,13 +56,14 @@ PROBE_SECONDS = 3.0  # time per step measured over at least this long before pla
 REPLAN_TOLERANCE = 0.10  # re-plan when the measured time per step is off by more
 
 
-def plan_total(cfg, step, dt, left, spe, n_val, world, save_seconds: float = 2.0) -> int:
+def plan_total(cfg, step, dt, left, spe, n_forward, world, save_seconds: float = 2.0) -> int:
     """Total optimizer steps that fit in ``left`` seconds after ``step`` steps at ``dt``
-    seconds per step: what is left goes to steps plus, per epoch of ``spe`` steps, one
-    validation (a sample costs about a third of a training sample) and ``save_seconds``
+    seconds per step: what is left goes to steps plus, per epoch of ``spe`` steps, the
+    ``n_forward`` trajectories of precise BN and validation, shared by ``world`` ranks
+    (a trajectory forward costs about a third of a training one), and ``save_seconds``
     for the checkpoint, metrics and plot."""
     dt = max(1e-9, dt)
-    per_epoch = (n_val / world) / cfg["batch_size"] * dt / 3.0 + save_seconds
+    per_epoch = (n_forward / world) / cfg["batch_size"] * dt / 3.0 + save_seconds
     steps_left = (left - per_epoch) / (dt + per_epoch / spe)
     total = step + max(0, int(steps_left))
     if cfg["epochs_given"]:
