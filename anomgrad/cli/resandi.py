@@ -9,6 +9,7 @@ import shlex
 from .. import _validate as V
 from ..io.h5 import fmt_bytes
 from ..resandi import datasets as D
+from ..resandi.recipes import option_fields
 from ._common import (ANY_FAMILY, DEVICE, OVERWRITE, QUIET, SEED, CLIError, checked, float_arg,
                       int_arg, say)
 
@@ -82,68 +83,36 @@ def add_train(sub) -> None:
         description="Train the ResAnDi network. --recipe paper: the published recipe on "
                     "dataset files (Adam 1e-4, StepLR(10, 0.5), batch 64, early stopping); "
                     "--recipe fast: fresh trajectories every step, batch 512, AdamW + "
-                    "warm-up/cosine, bf16 on CUDA. Options left out take the recipe's "
+                    "warm-up/cosine, bf16 where the hardware has it. Options left out take the recipe's "
                     "value. Multi-GPU: torchrun --nproc_per_node N -m anomgrad.cli train ...",
         epilog="Weights, metrics and plots go to --out (last.pt, best.pt, metrics.csv, "
                "metrics.json, training.png). A killed run continues with --resume.")
-    p.add_argument("--family", required=True, choices=("varying", "fixed"))
-    p.add_argument("--recipe", default="fast", choices=("fast", "paper"),
-                   help="default fast")
     p.add_argument("--out", required=True, help="run directory")
-    p.add_argument("--data", nargs="+", default=None,
-                   help="train files (anomgrad dataset --split train); default for the fast "
-                        "recipe: fresh trajectories")
-    p.add_argument("--val", default=None,
-                   help="validation file (default: generated, --val-per-class per class)")
-    p.add_argument("--test", default=None, help="test file to evaluate best.pt on at the end")
-    p.add_argument("--epochs", type=int_arg, default=None)
-    p.add_argument("--batch-size", type=int_arg, default=None, help="global batch size")
-    p.add_argument("--lr", type=float_arg, default=None, help="(peak) learning rate")
-    p.add_argument("--weight-decay", type=float_arg, default=None)
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--overwrite", action="store_true", help="discard a previous run in --out")
-    p.add_argument("--minutes", type=float_arg, default=None,
-                   help="time budget of the whole run; sets the number of steps")
-    p.add_argument("--epoch-samples", type=int_arg, default=None,
-                   help="fresh trajectories per epoch (fast: 2**20)")
-    p.add_argument("--total-steps", type=int_arg, default=None,
-                   help="optimizer steps in all (default epochs x steps per epoch)")
-    p.add_argument("--val-per-class", type=int_arg, default=None)
-    p.add_argument("--workers", type=int_arg, default=None,
-                   help="DataLoader worker processes (default 0 on CPU, <= 8 on CUDA)")
-    p.add_argument("--width", type=int_arg, default=64,
-                   help="network width (64 = ResAnDi; smaller only for quick tests)")
-    p.add_argument("--classes", type=int_arg, nargs="+", default=None,
-                   help="train on these labels only (0..7)")
-    p.add_argument("--amp", choices=("auto", "bf16", "none"), default=None,
-                   help="auto (default of the fast recipe): bf16 where the hardware has it")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
-    p.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
-                   help="deterministic kernels (default: on for CPU, off for CUDA)")
-    p.add_argument("--patience", type=int_arg, default=None)
-    p.add_argument("--min-delta", type=float_arg, default=None)
-    p.add_argument("--warmup-steps", type=int_arg, default=None)
-    p.add_argument("--batch-order", choices=("files", "global"), default=None,
-                   help="rows of --data files: files (in turn, shuffled within each: the "
-                        "published order, paper default) or global (one permutation)")
-    p.add_argument("--generator", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="where fresh trajectories are generated (default auto)")
+    for f in option_fields():
+        if f.name in ("seed", "device"):  # the shared options of SEED and DEVICE
+            continue
+        kw = dict(f.metadata["cli"])
+        kw.setdefault("help", f.metadata["help"].replace("%", "%%"))
+        if "bool" in str(f.type):
+            kw["action"] = argparse.BooleanOptionalAction
+        elif "type" not in kw:
+            kw["type"] = float_arg if "float" in str(f.type) else (
+                int_arg if "int" in str(f.type) or f.name == "classes" else str)
+        if not kw.get("required"):
+            kw["default"] = None  # the recipe's value
+        p.add_argument("--" + f.name.replace("_", "-"), **kw)
     p.set_defaults(func=run_train)
 
 
 def run_train(args) -> int:
     from ..resandi.train import train  # lazy: torch
 
-    r = train(args.out, args.family, args.recipe, data=args.data, val=args.val, test=args.test,
-              epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-              weight_decay=args.weight_decay, seed=args.seed, device=args.device,
-              resume=args.resume, overwrite=args.overwrite, minutes=args.minutes,
-              epoch_samples=args.epoch_samples, val_per_class=args.val_per_class,
-              workers=args.workers, width=args.width, classes=args.classes, amp=args.amp,
-              compile=args.compile, deterministic=args.deterministic, patience=args.patience,
-              min_delta=args.min_delta, warmup_steps=args.warmup_steps,
-              total_steps=args.total_steps, generator=args.generator,
-              batch_order=args.batch_order, progress=not args.quiet)
+    options = {f.name: getattr(args, f.name) for f in option_fields()
+               if getattr(args, f.name) is not None}
+    r = train(args.out, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet,
+              **options)
     s = r["summary"]
     if r["config"].get("world_size", 1) == 1 or int(os.environ.get("RANK", "0")) == 0:
         acc = s.get("best_val_acc")

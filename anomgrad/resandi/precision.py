@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import functools
 
-import torch
-
 AMP_CHOICES = ("auto", "bf16", "none")
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
@@ -50,6 +48,8 @@ def use_bf16(amp, device) -> bool:
     amp = check_amp(amp)
     if amp != "auto":
         return amp == "bf16"
+    import torch  # lazy: torch (recipes and the CLI read AMP_CHOICES without it)
+
     dev = torch.device(device)
     if dev.type == "cuda":
         return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
@@ -58,6 +58,8 @@ def use_bf16(amp, device) -> bool:
 
 def autocast(device, enabled: bool):
     """bf16 autocast on ``device``'s type when ``enabled`` (a no-op context otherwise)."""
+    import torch  # lazy: torch (see use_bf16)
+
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bool(enabled))
 
 

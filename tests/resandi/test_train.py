@@ -94,10 +94,10 @@ def test_paper_order_walks_the_files_in_turn():
         assert not np.array_equal(rows, np.arange(starts[k], starts[k + 1]))  # shuffled
     g = T.file_batches(sizes, 16, seed=5, epoch=2, rank=0, world=1, order="global")
     assert any(len(set(np.searchsorted(starts, x, side="right"))) > 1 for x in g)  # mixes
-    assert T.resolve("paper", "varying", data=["a.h5"])["batch_order"] == "files"
-    assert T.resolve("paper", "varying", data=["a.h5"], batch_order="global")["batch_order"] \
+    assert T.resolve("paper", "varying", data=["a.h5"]).batch_order == "files"
+    assert T.resolve("paper", "varying", data=["a.h5"], batch_order="global").batch_order \
         == "global"
-    assert T.resolve("fast", "varying")["batch_order"] is None
+    assert T.resolve("fast", "varying").batch_order is None
     with pytest.raises(T.TrainError, match="batch_order"):
         T.resolve("paper", "varying", data=["a.h5"], batch_order="by-class")
 
@@ -121,12 +121,12 @@ def test_fresh_batches_are_balanced_and_split_over_ranks():
 
 
 def test_time_budget_planning():
-    cfg = dict(batch_size=100, epochs=12, epochs_given=False)
+    cfg = T.TrainConfig(batch_size=100, epochs=12, epochs_given=False, classes=(0, 1, 2, 3))
     # 0.01 s per step, 110 s of budget left for steps + per-epoch overhead
     total = T.plan_total(cfg, step=100, dt=0.01, left=110.0, spe=1000, n_forward=3000, world=1)
     per_epoch = 3000 / 100 * 0.01 / 3 + 2.0
     assert total == 100 + int((110.0 - per_epoch) / (0.01 + per_epoch / 1000))
-    cfg["epochs_given"] = True
+    cfg = cfg.replace(epochs_given=True)
     assert T.plan_total(cfg, 100, 0.01, 1e9, 1000, 3000, 1) == 12000
     assert T.plan_total(cfg, 100, 0.01, -5.0, 1000, 3000, 1) == 100  # nothing left: stop
 

@@ -131,12 +131,12 @@ def worker_init(_):
 
 def make_val(cfg, dist):
     """This rank's share of the validation inputs and labels, and the full set's size."""
-    if cfg["val"] is not None:
-        d = D.load(cfg["val"], fields=("x", "label"), family=cfg["family"], split="val")
+    if cfg.val is not None:
+        d = D.load(cfg.val, fields=("x", "label"), family=cfg.family, split="val")
         x, y = d["x"], d["label"]
     else:
-        d = D.resandi(cfg["family"], "val", cfg["val_per_class"], cfg["seed"],
-                      classes=cfg["classes"], z=False)
+        d = D.resandi(cfg.family, "val", cfg.val_per_class, cfg.seed,
+                      classes=cfg.classes, z=False)
         x, y = d["x"], d["label"]
     sel = slice(dist.rank, None, dist.world)
     return torch.from_numpy(np.ascontiguousarray(x[sel])), torch.from_numpy(y[sel]), len(y)

@@ -25,7 +25,7 @@ from ..nn import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, ResAnDi, load_state_dic
                   save_checkpoint)
 from .data import EpochItems, FreshBatches, H5Files, file_batches, make_val, worker_init
 from .precise_bn import BN_MAX_BATCHES, BN_MIN_BATCHES, BN_PER_CLASS, recalibrate_bn
-from .recipes import TrainError
+from ..recipes import TrainError
 from .schedule import Budget, lr_at, make_optimizer, plan_total, warmup_for
 from .state import plot_history, prepare_out, rng_state, set_rng_state
 
@@ -63,17 +63,19 @@ class Run:
         self.out = os.fspath(out)
         self.callback, self.stop_after, self.t_start, self.det = callback, stop_after, t_start, det
         self._setup_data()
+        cfg = self.cfg  # with what the data decide (classes, warm-up, precise-BN batches)
         self.ck = prepare_out(self.out, cfg, dist, resume, overwrite)
         self.xv, self.yv, self.n_val = make_val(cfg, dist)
         if dev.type == "cuda":  # kept on the GPU for the per-epoch validation
             self.xv, self.yv = self.xv.to(dev), self.yv.to(dev)
         self._setup_model()
-        self.budget = None if cfg["minutes"] is None else Budget(
-            60.0 * cfg["minutes"], t_start, planned=self.planned or cfg["total_steps"] is not None)
-        self.nominal_warmup = cfg["warmup_steps"]
+        self.budget = None if cfg.minutes is None else Budget(
+            60.0 * cfg.minutes, t_start, planned=self.planned or cfg.total_steps is not None)
+        self.nominal_warmup = self.cfg.warmup_steps  # as resumed
         self.out_of_time = False
         self._setup_loader()
-        self.cfg_out = dict(cfg, device=str(dev), world_size=self.world, workers=self.nworkers,
+        self.cfg_out = dict(self.cfg.to_dict(), device=str(dev), world_size=self.world,
+                            workers=self.nworkers,
                             generator=self.gen_backend, deterministic=bool(det),
                             steps_per_epoch=self.spe, n_val=self.n_val,
                             n_train=None if self.files is None else len(self.files),
@@ -93,16 +95,16 @@ class Run:
     def _setup_data(self) -> None:
         cfg, world = self.cfg, self.world
         self.fresh = self.files = None
-        if cfg["source"] == "fresh":
-            ncls = len(cfg["classes"])
-            if cfg["batch_size"] % (ncls * world):
-                raise TrainError(f"batch_size {cfg['batch_size']} must be a multiple of classes "
+        if cfg.source == "fresh":
+            ncls = len(cfg.classes)
+            if cfg.batch_size % (ncls * world):
+                raise TrainError(f"batch_size {cfg.batch_size} must be a multiple of classes "
                                  f"x ranks = {ncls} x {world} for fresh batches")
-            self.spe = cfg["epoch_samples"] // cfg["batch_size"]
-            self.fresh = FreshBatches(cfg["family"], cfg["seed"], cfg["classes"],
-                                      cfg["batch_size"] // ncls, self.rank, world)
+            self.spe = cfg.epoch_samples // cfg.batch_size
+            self.fresh = FreshBatches(cfg.family, cfg.seed, cfg.classes,
+                                      cfg.batch_size // ncls, self.rank, world)
         else:
-            infos = [D.inspect(p, family=cfg["family"], split="train") for p in cfg["data"]]
+            infos = [D.inspect(p, family=cfg.family, split="train") for p in cfg.data]
             cls = {tuple(i["params"]["classes"]) for i in infos}
             if len(cls) > 1:
                 raise TrainError("data: the train files hold different class subsets")
@@ -110,27 +112,28 @@ class Run:
             if len(set(ids)) != len(ids):
                 raise TrainError("data: two train files have the same seed and file number "
                                  "(the same trajectories)")
-            cfg["classes"] = list(next(iter(cls)))
-            self.files = H5Files(cfg["data"], cfg["family"])
+            self.cfg = cfg = cfg.replace(classes=next(iter(cls)))
+            self.files = H5Files(cfg.data, cfg.family)
             self.n_train = len(self.files)
-            self.spe = len(file_batches(self.files.sizes, cfg["batch_size"], cfg["seed"], 0,
-                                        0, world, cfg["batch_order"]))
-        if cfg["bn_batches"] is None:  # precise BN: about 2 % of an epoch's trajectories
-            per_batch = BN_PER_CLASS * len(cfg["classes"])
-            share = round(0.02 * self.spe * cfg["batch_size"] / per_batch)
-            cfg["bn_batches"] = min(BN_MAX_BATCHES, max(BN_MIN_BATCHES, share))
-        if cfg["warmup_steps"] is None:  # fast recipe: 500 steps, or 10 % of a short run
-            nominal = cfg["total_steps"] or cfg["epochs"] * self.spe
-            cfg["warmup_steps"] = min(500, max(1, nominal // 10))
+            self.spe = len(file_batches(self.files.sizes, cfg.batch_size, cfg.seed, 0,
+                                        0, world, cfg.batch_order))
+        if cfg.bn_batches is None:  # precise BN: about 2 % of an epoch's trajectories
+            per_batch = BN_PER_CLASS * len(cfg.classes)
+            share = round(0.02 * self.spe * cfg.batch_size / per_batch)
+            self.cfg = cfg = cfg.replace(
+                bn_batches=min(BN_MAX_BATCHES, max(BN_MIN_BATCHES, share)))
+        if cfg.warmup_steps is None:  # fast recipe: 500 steps, or 10 % of a short run
+            nominal = cfg.total_steps or cfg.epochs * self.spe
+            self.cfg = cfg = cfg.replace(warmup_steps=min(500, max(1, nominal // 10)))
 
     def _setup_model(self) -> None:
         cfg, dev = self.cfg, self.dev
-        torch.manual_seed(cfg["seed"])
-        self.model = ResAnDi(width=cfg["width"]).to(dev)
+        torch.manual_seed(cfg.seed)
+        self.model = ResAnDi(width=cfg.width).to(dev)
         self.opt = make_optimizer(cfg, self.model)
         self.history, self.best_loss, self.best_epoch, self.bad = [], None, None, 0
         self.start_epoch, self.step, self.planned = 0, 0, False
-        self.total = cfg["total_steps"] or cfg["epochs"] * self.spe
+        self.total = cfg.total_steps or cfg.epochs * self.spe
         ck = self.ck
         if ck is not None:
             load_state_dict_checked(self.model, ck["model"], os.path.join(self.out, "last.pt"))
@@ -143,23 +146,23 @@ class Run:
             self.total = int(ck["total_steps"])
             self.planned = bool(ck.get("planned"))
             if self.planned and "warmup_steps" in ck.get("config", {}):
-                cfg["warmup_steps"] = ck["config"]["warmup_steps"]  # as planned
+                self.cfg = cfg = cfg.replace(warmup_steps=ck["config"]["warmup_steps"])
             set_rng_state(ck.get("rng", {}), dev)
             if ck.get("stopped") in ("early_stopping", "time_budget"):
                 self.start_epoch = 10**9  # finished: nothing left to do
         self.n_epochs = math.ceil(self.total / self.spe)
-        self.amp = use_bf16(cfg["amp"], dev)
+        self.amp = use_bf16(cfg.amp, dev)
         self.net = self.model
         if self.world > 1:
             self.net = DDP(self.model, device_ids=[dev.index] if dev.type == "cuda" else None)
-        if cfg["compile"]:
+        if cfg.compile:
             self.net = torch.compile(self.net)
 
     def _generator_backend(self) -> str:
         """Where fresh batches are generated: CPU workers overlap completely with training;
         generating on the GPU in the training process costs GPU time and host syncs, so
         "auto" picks it only when there are few CPU cores per GPU."""
-        backend = self.cfg["generator"]
+        backend = self.cfg.generator
         if self.fresh is None or backend != "auto":
             return backend
         if self.dev.type == "cuda" and self.nworkers < 3:
@@ -171,7 +174,7 @@ class Run:
         return "cpu"
 
     def _setup_loader(self) -> None:
-        nworkers = self.cfg["workers"]
+        nworkers = self.cfg.workers
         if nworkers is None:
             ncpu = os.cpu_count() or 1
             nworkers = 0 if self.dev.type == "cpu" else max(1, min(8, ncpu // self.world - 1))
@@ -194,9 +197,9 @@ class Run:
         if fresh is not None:
             self.sampler.items = [(epoch, b) for b in range(nsteps)]
         else:
-            self.sampler.items = file_batches(self.files.sizes, self.cfg["batch_size"],
-                                              self.cfg["seed"], epoch, self.rank,
-                                              self.world, self.cfg["batch_order"])[:nsteps]
+            self.sampler.items = file_batches(self.files.sizes, self.cfg.batch_size,
+                                              self.cfg.seed, epoch, self.rank,
+                                              self.world, self.cfg.batch_order)[:nsteps]
         if self.loader is None:  # GPU generation in this process
             for e, b in self.sampler.items:
                 x, T, y = fresh.device_batch(e, b, dev)
@@ -221,8 +224,8 @@ class Run:
         cfg = self.cfg
         state = {
             "format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION,
-            "arch": self.model.config, "family": cfg["family"], "classes": cfg["classes"],
-            "recipe": cfg["recipe"], "config": cfg, "planned": self.planned,
+            "arch": self.model.config, "family": cfg.family, "classes": list(cfg.classes),
+            "recipe": cfg.recipe, "config": cfg.to_dict(), "planned": self.planned,
             "epoch": epoch_done, "step": self.step, "total_steps": self.total,
             "steps_per_epoch": self.spe, "model": self.model.state_dict(),
             "optimizer": self.opt.state_dict(),
@@ -237,8 +240,8 @@ class Run:
         if self.rank != 0:
             return
         cfg = self.cfg
-        save_checkpoint(os.path.join(self.out, "best.pt"), self.model, cfg["family"],
-                        classes=cfg["classes"], recipe=cfg["recipe"], config=cfg,
+        save_checkpoint(os.path.join(self.out, "best.pt"), self.model, cfg.family,
+                        classes=list(cfg.classes), recipe=cfg.recipe, config=cfg.to_dict(),
                         epoch=epoch_done, step=self.step, val_loss=val_loss, val_acc=val_acc)
 
     def write_metrics(self) -> None:
@@ -248,7 +251,7 @@ class Run:
         atomic_write_json(os.path.join(self.out, "metrics.json"),
                           {"config": self.cfg_out, "history": self.history})
         plot_history(self.history, os.path.join(self.out, "training.png"),
-                     f"ResAnDi, {self.cfg['family']} T, recipe {self.cfg['recipe']}")
+                     f"ResAnDi, {self.cfg.family} T, recipe {self.cfg.recipe}")
 
     # ---- the loop --------------------------------------------------------------------
 
@@ -258,8 +261,8 @@ class Run:
         validated and saved.  The moving averages that training keeps lag the weights:
         with them, validation read 33.5 % where these give 88.4 % (docs/resandi.md §4)."""
         cfg = self.cfg
-        recalibrate_bn(self.model, cfg["family"], cfg["seed"], batches=cfg["bn_batches"],
-                       per_class=BN_PER_CLASS, classes=cfg["classes"], device=self.dev,
+        recalibrate_bn(self.model, cfg.family, cfg.seed, batches=cfg.bn_batches,
+                       per_class=BN_PER_CLASS, classes=cfg.classes, device=self.dev,
                        amp=self.amp,
                        generator="cuda" if self.gen_backend == "cuda" else "cpu")
 
@@ -267,12 +270,12 @@ class Run:
         """Seconds to keep for the validation, the checkpoint and the metrics."""
         nbytes = 12 * sum(p.numel() for p in self.model.parameters())  # weights + 2 moments
         dt = self.budget.dt or 0.0
-        return self._n_forward() / self.world / self.cfg["batch_size"] * dt / 3.0 + 1.0 + nbytes / 2e8
+        return self._n_forward() / self.world / self.cfg.batch_size * dt / 3.0 + 1.0 + nbytes / 2e8
 
     def _n_forward(self) -> int:
         """Trajectories through the network (no backward) at the end of an epoch, all
         ranks: the validation set, and the precise-BN batches that every rank runs."""
-        bn = self.cfg["bn_batches"] * BN_PER_CLASS * len(self.cfg["classes"])
+        bn = self.cfg.bn_batches * BN_PER_CLASS * len(self.cfg.classes)
         return self.n_val + self.world * bn
 
     def _plan(self, nsteps, epoch, now):
@@ -283,11 +286,11 @@ class Run:
         total = plan_total(self.cfg, self.step, b.dt, b.left(now), self.spe, self._n_forward(),
                            self.world, save_seconds=1.0 + nbytes / 2e8)
         self.total = int(self.dist.broadcast_obj(total))
-        self.cfg["warmup_steps"] = warmup_for(self.total, self.nominal_warmup)
+        self.cfg = self.cfg.replace(warmup_steps=warmup_for(self.total, self.nominal_warmup))
         self.planned = True
         if self.rank == 0:
             self.cfg_out.update(planned_total_steps=self.total,
-                                planned_warmup_steps=self.cfg["warmup_steps"],
+                                planned_warmup_steps=self.cfg.warmup_steps,
                                 planned_seconds_per_step=round(b.dt, 6))
             atomic_write_json(os.path.join(self.out, "config.json"), self.cfg_out)
         self.n_epochs = math.ceil(self.total / self.spe)
@@ -297,7 +300,7 @@ class Run:
         """After a step: plan or re-plan when due, and note when the time is up (every
         step with one process; every 16 steps, rank 0 deciding, with several)."""
         b, now = self.budget, time.perf_counter()
-        if self.cfg["total_steps"] is None and b.due(self.step, now):
+        if self.cfg.total_steps is None and b.due(self.step, now):
             if self.dev.type == "cuda":
                 torch.cuda.synchronize(self.dev)
             if b.measure(self.step, time.perf_counter()) is not None:
@@ -376,7 +379,7 @@ class Run:
         # of validation batches on every rank (buffers are equal anyway)
         val_loss, val_acc = evaluate_set(self.model, self.xv, self.yv, self.dev, self.amp, dist)
         epoch += 1
-        improved = self.best_loss is None or val_loss <= self.best_loss - cfg["min_delta"]
+        improved = self.best_loss is None or val_loss <= self.best_loss - cfg.min_delta
         if improved:
             self.best_loss, self.best_epoch, self.bad = val_loss, epoch, 0
         else:
@@ -396,7 +399,7 @@ class Run:
             "elapsed_seconds": round(time.perf_counter() - self.t_start, 3),
         })
         stopped = None
-        if cfg["patience"] is not None and self.bad >= cfg["patience"]:
+        if cfg.patience is not None and self.bad >= cfg.patience:
             stopped = "early_stopping"
         elif self.budget is not None and self.out_of_time and self.step < self.total:
             stopped = "time_budget"
@@ -467,8 +470,8 @@ class Run:
             path = os.path.join(self.out, "summary.json")
             atomic_write_json(path, summary)
             best = os.path.join(self.out, "best.pt")
-            if self.cfg["test"] is not None and os.path.exists(best):
-                res = evaluate(best, self.cfg["test"], out=os.path.join(self.out, "eval"),
+            if self.cfg.test is not None and os.path.exists(best):
+                res = evaluate(best, self.cfg.test, out=os.path.join(self.out, "eval"),
                                device=str(self.dev), progress=self.show)
                 summary["test_accuracy"] = res["accuracy"]
                 summary["test_macro_f1"] = res["macro_f1"]

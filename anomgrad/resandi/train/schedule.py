@@ -28,12 +28,12 @@ import math
 import torch
 
 
-def lr_at(cfg: dict, step: int, epoch: int, total_steps: int) -> float:
+def lr_at(cfg, step: int, epoch: int, total_steps: int) -> float:
     """The learning rate of optimizer step ``step`` (0-based) in ``epoch``."""
-    base = cfg["lr"]
-    if cfg["schedule"] == "step":  # StepLR, stepped once per epoch
-        return base * cfg["gamma"] ** (epoch // cfg["step_size"])
-    w = cfg["warmup_steps"]
+    base = cfg.lr
+    if cfg.schedule == "step":  # StepLR, stepped once per epoch
+        return base * cfg.gamma ** (epoch // cfg.step_size)
+    w = cfg.warmup_steps
     if step < w:
         return base * (step + 1) / w
     span = max(1, total_steps - w)
@@ -43,13 +43,13 @@ def lr_at(cfg: dict, step: int, epoch: int, total_steps: int) -> float:
 
 def make_optimizer(cfg, model):
     """Adam (paper) or AdamW with weight decay on conv and linear weights only (fast)."""
-    if cfg["optimizer"] == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (decay if p.dim() > 1 else no_decay).append(p)
-    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg["weight_decay"]},
-                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg["lr"])
+    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
 
 
 PROBE_SECONDS = 3.0  # time per step measured over at least this long before planning
@@ -63,11 +63,11 @@ def plan_total(cfg, step, dt, left, spe, n_forward, world, save_seconds: float =
     (a trajectory forward costs about a third of a training one), and ``save_seconds``
     for the checkpoint, metrics and plot."""
     dt = max(1e-9, dt)
-    per_epoch = (n_forward / world) / cfg["batch_size"] * dt / 3.0 + save_seconds
+    per_epoch = (n_forward / world) / cfg.batch_size * dt / 3.0 + save_seconds
     steps_left = (left - per_epoch) / (dt + per_epoch / spe)
     total = step + max(0, int(steps_left))
-    if cfg["epochs_given"]:
-        total = min(total, cfg["epochs"] * spe)
+    if cfg.epochs_given:
+        total = min(total, cfg.epochs * spe)
     return max(step, total)
 
 

@@ -18,7 +18,7 @@ import torch
 
 from ...io.atomic import atomic_savefig
 from ..nn import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
-from .recipes import TrainError, identity
+from ..recipes import TrainError, identity
 
 
 RUN_FILES = ("config.json", "last.pt", "best.pt", "metrics.csv", "metrics.json",
