@@ -37,3 +37,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _auto_precision_is_fp32_on_the_cpu(monkeypatch):
+    """``amp="auto"`` means bf16 on CPUs with avx512_bf16/AMX: the suite must not depend
+    on which CPU runs it, so "auto" is fp32 here, as on a CPU without them.  Tests of
+    bf16 ask for it ("bf16", emulated where the CPU lacks it) or re-patch this."""
+    from anomgrad.resandi import precision
+
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)

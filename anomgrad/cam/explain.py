@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..resandi.precision import autocast, use_bf16
 from .kernel import UPSAMPLE, fused
 
 @dataclass
@@ -114,7 +115,7 @@ def _as_input(model: nn.Module, x):
 def gradcam_full(model: nn.Module, x, layer: str = "layer4", target=None, *, relu: bool = False,
                  upsample: str = "nearest", normalize: bool = False, cam: bool = True,
                  cells: bool = False, nbands: int = 0, batch_size: int = 1024,
-                 amp: bool = False, closed_form: bool | None = None) -> CamResult:
+                 amp="auto", closed_form: bool | None = None) -> CamResult:
     """Grad-CAM with every output; see :func:`gradcam` for the arguments.
 
     ``nbands`` > 0 also returns the band masks (10: the deciles of the erasure
@@ -131,6 +132,7 @@ def gradcam_full(model: nn.Module, x, layer: str = "layer4", target=None, *, rel
         raise ValueError(f"the closed form holds only for {_closed_form_layers(model) or 'none'}")
     use_closed = exact if closed_form is None else closed_form
     x = _as_input(model, x)
+    bf16 = use_bf16(amp, x.device)
     n, T = x.shape[0], x.shape[-1]
     if not isinstance(target, (type(None), str, int, np.integer)):
         target_all = torch.as_tensor(np.asarray(target.cpu() if torch.is_tensor(target) else target))
@@ -159,7 +161,7 @@ def gradcam_full(model: nn.Module, x, layer: str = "layer4", target=None, *, rel
 
             h = module.register_forward_hook(hook)
             try:
-                with torch.autocast(dev_type, dtype=torch.bfloat16, enabled=amp):
+                with autocast(dev_type, bf16):
                     if use_closed:
                         with torch.inference_mode():
                             logits = model(xb)
@@ -246,7 +248,7 @@ def _forward_from(model: nn.Module, module: nn.Module, x: torch.Tensor) -> torch
 
 def gradcam(model: nn.Module, x, layer: str = "layer4", target=None, *, relu: bool = False,
             upsample: str = "nearest", normalize: bool = False, per_cell: bool = False,
-            batch_size: int = 1024, amp: bool = False):
+            batch_size: int = 1024, amp="auto"):
     """Grad-CAM maps of ``model`` for the trajectories ``x`` (n, channels, T).
 
     layer : block to explain ("stem", "maxpool", "layer1".."layer4", or a block inside,
@@ -257,7 +259,9 @@ def gradcam(model: nn.Module, x, layer: str = "layer4", target=None, *, relu: bo
     upsample : "nearest" (the paper) or "linear" (align_corners=False).
     normalize : min-max scale every map to [0, 1] (constant maps become 0).
     per_cell : return the (n, L) cell scores instead of the (n, T) upsampled maps.
-    amp : run the network under bf16 autocast.
+    amp : "auto" (bf16 autocast where the hardware has it; the stem stays fp32), "bf16"
+        or "none" (fp32).  bf16 maps differ from fp32 ones by a few per cent of the
+        map's largest value (docs/resandi.md §"Precision").
 
     Returns a tensor on x's device (a numpy array if x was one).
     """

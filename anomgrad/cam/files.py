@@ -17,6 +17,7 @@ from .._version import __version__
 from ..io.atomic import atomic_savefig
 from ..resandi import datasets as D
 from ..resandi.nn import load_checkpoint
+from ..resandi.precision import precision_name, use_bf16
 from .explain import gradcam_full
 from .kernel import UPSAMPLE
 
@@ -36,15 +37,18 @@ def _target_arg(target, labels):
 def run_file(checkpoint, data, out, *, layer: str = "layer4", target: str = "true",
              relu: bool = False, upsample: str = "nearest", normalize: bool = False,
              nbands: int = 0, batch_size: int = 1024, chunk: int = 8192, device=None,
-             amp: bool = False, progress: bool = True, figure: str | None = None) -> dict:
+             amp="auto", progress: bool = True, figure: str | None = None) -> dict:
     """Grad-CAM of every row of a dataset file, written to ``out`` (HDF5): ``cam`` (n, T),
     ``cells`` (n, L), ``target``, ``pred``, ``label`` and ``bands`` (n, nbands, L) when
     asked; resumable (``out.partial`` continues when the arguments match) and renamed to
-    ``out`` when complete.  ``figure``: also draw Fig. 2-style pictures to that PNG."""
+    ``out`` when complete.  ``figure``: also draw Fig. 2-style pictures to that PNG.
+    ``amp``: the precision (:mod:`anomgrad.resandi.precision`); part of the arguments a
+    resumed file must match."""
     _target_arg(target, np.zeros(1, np.int64))  # validate before any work
     if upsample not in UPSAMPLE:
         raise ValueError(f"upsample must be one of {UPSAMPLE}, got {upsample!r}")
     dev = V.torch_device(device)
+    precision = precision_name(use_bf16(amp, dev))
     model, meta = load_checkpoint(checkpoint, map_location=dev)
     info = D.inspect(data)
     n = int(info["n"])
@@ -53,7 +57,8 @@ def run_file(checkpoint, data, out, *, layer: str = "layer4", target: str = "tru
         L = model.forward_features(torch.zeros(1, model.in_channels, T, device=dev), layer).shape[-1]
     args = json.dumps({"checkpoint": os.path.abspath(checkpoint), "data": os.path.abspath(data),
                        "n": n, "layer": layer, "target": str(target), "relu": relu,
-                       "upsample": upsample, "normalize": normalize, "nbands": nbands},
+                       "upsample": upsample, "normalize": normalize, "nbands": nbands,
+                       "precision": precision},
                       sort_keys=True)
     out = os.fspath(out)
     partial = out + ".partial"
@@ -85,7 +90,7 @@ def run_file(checkpoint, data, out, *, layer: str = "layer4", target: str = "tru
                 x = torch.from_numpy(d["x"]).to(dev)
                 r = gradcam_full(model, x, layer, _target_arg(target, d["label"]), relu=relu,
                                  upsample=upsample, normalize=normalize, cells=True, nbands=nbands,
-                                 batch_size=batch_size, amp=amp)
+                                 batch_size=batch_size, amp=precision == "bf16")
                 rows = {"cam": r.cam.cpu().numpy(), "cells": r.cells.cpu().numpy(),
                         "target": r.target.cpu().numpy(), "pred": r.logits.argmax(1).cpu().numpy(),
                         "label": d["label"]}

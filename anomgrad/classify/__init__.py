@@ -28,6 +28,7 @@ import numpy as np
 from .. import _validate as V
 from .._callable import make_callable
 from ..resandi.nn import load_checkpoint
+from ..resandi.precision import check_amp
 from ..resandi.pretrained import pretrained
 from ..resandi.task import CLASS_ALPHA, CLASS_NAMES
 from .checks import STATUSES, check_track
@@ -98,8 +99,8 @@ def _model(model, device):
     return model.to(dev).eval(), {"arch": getattr(model, "config", None)}
 
 
-def classify(tracks, *, model=None, gradcam: bool = False, device=None, batch_size: int = 512,
-             progress: bool = False, **read) -> ClassifyResult:
+def classify(tracks, *, model=None, gradcam: bool = False, device=None, amp="auto",
+             batch_size: int = 512, progress: bool = False, **read) -> ClassifyResult:
     """Classify (and explain, with ``gradcam=True``) every track of ``tracks``.
 
     tracks : a path or in-memory tracks (:mod:`anomgrad.classify.inputs`); ``read``
@@ -107,13 +108,16 @@ def classify(tracks, *, model=None, gradcam: bool = False, device=None, batch_si
         ``x_col``, ``y_col``).
     model : None (the shipped model), a checkpoint path, or a ResAnDi module.
     device : "cpu", "cuda", ... (default: CUDA when available).
+    amp : "auto" (bf16 autocast where the hardware has it, the stem in fp32), "bf16" or
+        "none" (fp32); see :mod:`anomgrad.resandi.precision`.
     """
     batch_size = V.check_int("batch_size", batch_size, 1)
+    check_amp(amp)
     net, meta = _model(model, device)
     t, notes, truth = as_tracks(tracks, **read)
     checks = [check_track(t.ids[i], t.positions[i], t.frames_of(i)) for i in range(len(t))]
     ok = [i for i, (s, _) in enumerate(checks) if s == "ok"]
-    rows, probs, cams = infer(net, t, ok, gradcam=gradcam, batch_size=batch_size,
+    rows, probs, cams = infer(net, t, ok, gradcam=gradcam, amp=amp, batch_size=batch_size,
                               progress=progress)
     mean, per_window, maps = combine(len(t), t.lengths, rows, probs, cams)
     label = np.where(np.isfinite(mean).all(1), np.nan_to_num(mean).argmax(1), -1)

@@ -10,6 +10,7 @@ import torch
 from tqdm import tqdm
 
 from ..cam import gradcam_full
+from ..resandi.precision import autocast, use_bf16
 from ..resandi.preprocess import preprocess
 from ..resandi.task import DIM, LENGTH
 from .checks import windows
@@ -31,12 +32,13 @@ def _batch_inputs(tracks, rows) -> np.ndarray:
     return preprocess(raw, T)
 
 
-def infer(model, tracks, ok, *, gradcam: bool = False, batch_size: int = 512,
+def infer(model, tracks, ok, *, gradcam: bool = False, amp="auto", batch_size: int = 512,
           progress: bool = False):
     """Per window of the tracks ``ok``: ``rows`` (track, start, end), softmax
     probabilities (m, classes) and, with ``gradcam``, the signed layer-4 Grad-CAM of the
     predicted class over the window's own steps (a list of arrays)."""
     dev = next(model.parameters()).device
+    bf16 = use_bf16(amp, dev)
     rows = _window_rows(tracks, ok)
     probs, cams = [], []
     was = model.training
@@ -47,11 +49,12 @@ def infer(model, tracks, ok, *, gradcam: bool = False, batch_size: int = 512,
             chunk = rows[lo:lo + batch_size]
             x = torch.from_numpy(_batch_inputs(tracks, chunk)).to(dev)
             if gradcam:
-                r = gradcam_full(model, x, "layer4", None, cam=True, batch_size=batch_size)
+                r = gradcam_full(model, x, "layer4", None, cam=True, batch_size=batch_size,
+                                 amp=bf16)
                 logits, cam = r.logits, r.cam.cpu().numpy()
                 cams += [cam[k, LENGTH - (e - s):] for k, (_, s, e) in enumerate(chunk)]
             else:
-                with torch.no_grad():
+                with torch.inference_mode(), autocast(dev, bf16):
                     logits = model(x)
             probs.append(torch.softmax(logits.float(), 1).cpu().numpy().astype(np.float64))
     finally:

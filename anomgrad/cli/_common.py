@@ -7,6 +7,8 @@ import argparse
 import math
 import sys
 
+from ..resandi.precision import AMP_CHOICES
+
 
 class CLIError(Exception):
     """A user error: printed without a traceback, exit status 2."""
@@ -73,9 +75,13 @@ SEED = _parent(lambda p: p.add_argument("--seed", type=int_arg, default=0,
 OVERWRITE = _parent(lambda p: p.add_argument(
     "--overwrite", action="store_true",
     help="replace existing output (and discard OUT.partial) instead of refusing or resuming"))
+AMP = _parent(lambda p: p.add_argument(
+    "--amp", choices=AMP_CHOICES, default="auto",
+    help="auto (default): bf16 autocast where the hardware computes bf16 natively (CUDA, "
+         "CPUs with avx512_bf16/AMX; the stem stays fp32), else fp32; bf16; none (fp32)"))
 ANY_FAMILY = _parent(lambda p: p.add_argument(
     "--any-family", action="store_true",
     help="allow a dataset of the other family than the model's"))
 
-__all__ = ["ANY_FAMILY", "CLIError", "Parser", "DEVICE", "OVERWRITE", "QUIET", "SEED", "checked",
+__all__ = ["AMP", "ANY_FAMILY", "CLIError", "Parser", "DEVICE", "OVERWRITE", "QUIET", "SEED", "checked",
            "float_arg", "int_arg", "say"]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 
-from ._common import DEVICE, QUIET, int_arg, say
+from ._common import AMP, DEVICE, QUIET, int_arg, say
 
 
 def add_gradcam(sub) -> None:
     p = sub.add_parser(
-        "gradcam", parents=[DEVICE, QUIET], help="Grad-CAM over time of a dataset file through a checkpoint",
+        "gradcam", parents=[DEVICE, AMP, QUIET], help="Grad-CAM over time of a dataset file through a checkpoint",
         description="Grad-CAM of every trajectory of a dataset file (HDF5 out: cam (n, T), "
                     "cells (n, L), target, pred, label, optional decile-band masks); "
                     "--figure also draws trajectories coloured by their Grad-CAM.")
@@ -28,7 +28,6 @@ def add_gradcam(sub) -> None:
     p.add_argument("--figure", nargs="?", const=True, default=None,
                    help="draw Fig. 2-style pictures (PNG; default OUT with .png)")
     p.add_argument("--batch-size", type=int_arg, default=1024)
-    p.add_argument("--amp", action="store_true", help="bf16 autocast")
     p.set_defaults(func=run_gradcam)
 
 

@@ -10,7 +10,7 @@ from .. import _validate as V
 from ..io.h5 import fmt_bytes
 from ..resandi import datasets as D
 from ..resandi.recipes import option_fields
-from ._common import (ANY_FAMILY, DEVICE, OVERWRITE, QUIET, SEED, CLIError, checked, float_arg,
+from ._common import (AMP, ANY_FAMILY, DEVICE, OVERWRITE, QUIET, SEED, CLIError, checked, float_arg,
                       int_arg, say)
 
 
@@ -131,7 +131,7 @@ def run_train(args) -> int:
 
 def add_evaluate(sub) -> None:
     p = sub.add_parser(
-        "evaluate", parents=[DEVICE, ANY_FAMILY, QUIET], help="score a trained ResAnDi on a dataset file",
+        "evaluate", parents=[DEVICE, ANY_FAMILY, AMP, QUIET], help="score a trained ResAnDi on a dataset file",
         description="Accuracy, macro-F1, confusion matrix (PNG, JSON) and accuracy against "
                     "alpha and T per class (PNG, CSV, JSON) of a checkpoint on a dataset file.")
     p.add_argument("checkpoint", help="best.pt / last.pt of anomgrad train")
@@ -139,7 +139,6 @@ def add_evaluate(sub) -> None:
     p.add_argument("--out", default=None,
                    help="output directory (default: eval-<data name> next to the checkpoint)")
     p.add_argument("--batch-size", type=int_arg, default=512)
-    p.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
     p.set_defaults(func=run_evaluate)
 
 

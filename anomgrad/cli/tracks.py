@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from ..io.convert import READ_FORMATS, WRITE_FORMATS
-from ._common import DEVICE, QUIET, int_arg, say
+from ._common import AMP, DEVICE, QUIET, int_arg, say
 
 READING = dict(fmt=None, dim=2, ref=None, id_col=None, frame_col=None, x_col=None, y_col=None)
 
@@ -29,7 +29,7 @@ def _reading(args) -> dict:
 
 def add_classify(sub) -> None:
     p = sub.add_parser(
-        "classify", parents=[DEVICE, QUIET],
+        "classify", parents=[DEVICE, AMP, QUIET],
         help="classify your own tracks (tracking CSV, npy, andi-datasets, HDF5) with ResAnDi",
         description="Class probabilities of every track with the ResAnDi that ships with "
                     "anomgrad (or --model), and with --gradcam the Grad-CAM of every step "
@@ -58,8 +58,8 @@ def run_classify(args) -> int:
     os.makedirs(out, exist_ok=True)
     reading = _reading(args)
     res = classify(args.input, model=args.model, gradcam=args.gradcam or args.figure,
-                   device=args.device, batch_size=args.batch_size, progress=not args.quiet,
-                   **reading)
+                   device=args.device, amp=args.amp, batch_size=args.batch_size,
+                   progress=not args.quiet, **reading)
     written = outputs.write_tables(out, res, os.path.abspath(args.input))
     if args.gradcam:
         written.append(outputs.write_gradcam(out, res))

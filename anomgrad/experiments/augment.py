@@ -70,7 +70,7 @@ from ..cam import gradcam_full
 from ..resandi.nn import load_checkpoint
 from ..resandi.train import train as train_fn
 from . import noise as N
-from .common import rng, say
+from .common import AMP, rng, say
 from .rotation import ANGLE_TAG, rotate, rotation_angles, write_set
 
 ARMS = N.ARMS
@@ -105,7 +105,7 @@ def gradcam_scores(model, x, y, *, batch_size: int = 512, chunk: int = 8192,
                    unit="chunk", file=sys.stderr):
         xb = torch.as_tensor(np.ascontiguousarray(x[lo:lo + chunk]), dtype=torch.float32).to(dev)
         yb = torch.as_tensor(np.asarray(y[lo:lo + chunk]), dtype=torch.int64)
-        r = gradcam_full(model, xb, "layer4", yb, batch_size=batch_size)
+        r = gradcam_full(model, xb, "layer4", yb, batch_size=batch_size, amp=AMP)
         out[lo:lo + len(yb)] = r.cam.double().mean(-1).cpu().numpy()
     return out
 

@@ -13,6 +13,12 @@ import numpy as np
 from .. import _validate as V
 from .._version import __version__
 
+# The experiments' Grad-CAM and evaluation passes run in fp32: the erasure bands and the
+# augmentation ranking order cells by their Grad-CAM, which bf16 perturbs by a few per
+# cent of a map's range (docs/resandi.md §"Precision"); the trained networks follow
+# their recipe's amp.
+AMP = "none"
+
 
 def seed_int(*words) -> int:
     """One 64-bit seed from ``SeedSequence(words)``."""
@@ -89,4 +95,4 @@ def balanced_rows(labels, per_class: int | None) -> np.ndarray:
     return np.sort(np.concatenate(rows))
 
 
-__all__ = ["balanced_rows", "check_checkpoint", "hardware", "rng", "say", "seed_int"]
+__all__ = ["AMP", "balanced_rows", "check_checkpoint", "hardware", "rng", "say", "seed_int"]

@@ -33,7 +33,7 @@ from ..io.atomic import atomic_savefig, atomic_write_csv, atomic_write_json, rea
 from ..resandi import datasets as D
 from ..resandi.nn import load_checkpoint
 from . import paper
-from .common import balanced_rows, check_checkpoint, seed_int
+from .common import AMP, balanced_rows, check_checkpoint, seed_int
 
 BAND_LABELS = [f"{10 * b}-{10 * b + 10}" for b in range(10)]
 BASELINES = ("targeted", "random", "random_runs")  # what is erased: the band, or as much at random
@@ -134,7 +134,8 @@ def erasure(model: torch.nn.Module, x, y, *, layer: str = "layer4", nbands: int 
     try:
         for lo in tqdm(range(0, n, batch_size), disable=not progress, desc="erasure", unit="batch"):
             xb, yb = x[lo:lo + batch_size].to(dev), y[lo:lo + batch_size].to(dev)
-            r = gradcam_full(model, xb, layer, yb, cam=False, nbands=nbands, batch_size=batch_size)
+            r = gradcam_full(model, xb, layer, yb, cam=False, nbands=nbands, batch_size=batch_size,
+                             amp=AMP)
             L = r.bands.shape[-1]
             step_cell = cam_nearest_index(L, T).to(dev)
             onehot = torch.nn.functional.one_hot(yb, C).float().cpu()

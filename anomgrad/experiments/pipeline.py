@@ -26,7 +26,7 @@ from ..resandi import datasets as D
 from ..resandi.evaluate import evaluate
 from ..resandi.train import train
 from . import augment, noise, probes
-from .common import hardware, say
+from .common import AMP, hardware, say
 from .erasure import erasure_experiment
 from .profiles import STAGES, Profile, paths, profile, stage_outputs
 from .relevance import relevance_experiment
@@ -69,7 +69,7 @@ def _st_evaluate(c: _Ctx) -> None:
     for fam in ("varying", "fixed"):
         if not os.path.exists(os.path.join(c.p[f"{fam}_eval"], "metrics.json")):
             evaluate(c.p[f"{fam}_ckpt"], c.p[f"{fam}_test"], out=c.p[f"{fam}_eval"],
-                     device=str(c.dev), progress=c.progress)
+                     device=str(c.dev), amp=AMP, progress=c.progress)
 
 
 def _st_erasure(c: _Ctx) -> None:
@@ -94,7 +94,7 @@ def _st_probes(c: _Ctx) -> None:
 
 def _st_relevance(c: _Ctx) -> None:
     relevance_experiment(c.p["fixed_ckpt"], c.p["fixed_relevance"], c.p["relevance"],
-                         device=str(c.dev), progress=c.progress)
+                         device=str(c.dev), amp=AMP, progress=c.progress)
 
 
 STAGE_FUNCTIONS = {"data": _st_data, "train_varying": _st_train("varying"),

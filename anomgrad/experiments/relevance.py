@@ -40,7 +40,7 @@ from ..io.atomic import atomic_savefig, atomic_savez, atomic_write_csv, atomic_w
 from ..resandi import datasets as D
 from ..resandi.nn import load_checkpoint
 from . import paper
-from .common import check_checkpoint
+from .common import AMP, check_checkpoint
 
 N_WINDOWS = 32
 
@@ -250,7 +250,7 @@ def relevance_experiment(checkpoint, data, out, *, batch_size: int = 512, chunk:
             d = D.load(data[fi], fields=("x", "label"), rows=slice(lo, hi))
             r = gradcam_full(model, torch.from_numpy(d["x"]).to(dev), "layer4",
                              torch.from_numpy(d["label"]), cam=False, cells=True,
-                             batch_size=batch_size)
+                             batch_size=batch_size, amp=AMP)
             got = (r.cells.cpu().numpy().astype(np.float32), features(d["x"]), d["label"])
             atomic_savez(p, key=np.array(ck), cells=got[0], features=got[1], label=got[2])
         cells.append(got[0])

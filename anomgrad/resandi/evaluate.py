@@ -40,6 +40,7 @@ from ..io.h5 import attrs_meta
 from ..io.atomic import atomic_savefig, atomic_savez, atomic_write_csv, atomic_write_json
 from . import datasets as D
 from .nn import load_checkpoint, unwrap
+from .precision import autocast, use_bf16
 
 ALPHA_EDGES = np.round(np.arange(0.1, 1.9 + 1e-9, 0.1), 10)  # 0.1, 0.2, ..., 1.9
 T_EDGES = np.array([10, 20, 50, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1001])
@@ -269,11 +270,14 @@ def _as_source(data, family):
 
 
 def evaluate(model, data, *, out=None, batch_size: int = 512, device: str | None = None,
-             check_family: bool = True, amp: bool = False, progress: bool = True) -> dict:
+             check_family: bool = True, amp="auto", progress: bool = True) -> dict:
     """Score ``model`` (a checkpoint path or an ``nn.Module``) on ``data``; see the
-    module docstring for what is returned and written under ``out``."""
+    module docstring for what is returned and written under ``out``.  ``amp``: "auto"
+    (bf16 autocast where the hardware has it, the stem in fp32), "bf16" or "none"
+    (:mod:`anomgrad.resandi.precision`)."""
     batch_size = V.check_int("batch_size", batch_size, 1)
     dev = V.torch_device(device)
+    bf16 = use_bf16(amp, dev)
     net, meta = _as_model(model, dev)
     family = meta.get("family") if check_family else None
     src = _as_source(data, family)
@@ -287,8 +291,7 @@ def evaluate(model, data, *, out=None, batch_size: int = 512, device: str | None
             for s in range(0, src.n, batch_size):
                 e = min(src.n, s + batch_size)
                 xb = torch.from_numpy(src.chunk(s, e)).to(dev, non_blocking=True)
-                with torch.autocast(dev.type, dtype=torch.bfloat16,
-                                    enabled=amp and dev.type == "cuda"):
+                with autocast(dev, bf16):
                     lo = net(xb)
                 if lo.dim() != 2 or lo.shape[0] != e - s or (parts and
                                                              lo.shape[1] != parts[0].shape[1]):

@@ -472,7 +472,7 @@ class Run:
             best = os.path.join(self.out, "best.pt")
             if self.cfg.test is not None and os.path.exists(best):
                 res = evaluate(best, self.cfg.test, out=os.path.join(self.out, "eval"),
-                               device=str(self.dev), progress=self.show)
+                               device=str(self.dev), amp=self.cfg.amp, progress=self.show)
                 summary["test_accuracy"] = res["accuracy"]
                 summary["test_macro_f1"] = res["macro_f1"]
                 atomic_write_json(path, summary)
