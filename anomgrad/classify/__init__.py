@@ -75,10 +75,11 @@ class ClassifyResult:
     def rows(self) -> list[dict]:
         """One flat row per track (the CSV)."""
         out = []
+        names = self.class_name  # once: the property builds the whole list
         for i, tid in enumerate(self.ids):
             a = self.alpha_range(i)
             row = {"track_id": tid, "length": int(self.lengths[i]), "status": self.status[i],
-                   "predicted": self.class_name[i] or "", "label": int(self.label[i]),
+                   "predicted": names[i] or "", "label": int(self.label[i]),
                    "alpha_min": "" if a is None else a[0], "alpha_max": "" if a is None else a[1],
                    "windows": len(self.windows[i]),
                    "true_class": CLASS_NAMES[self.truth[i]] if self.truth[i] >= 0 else ""}

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..io.convert import load_tracks
 from ..io.h5 import attr_str
-from ..io.tracking import tracks_from_table
+from ..io.tracking import tracks_from_frame
 from ..io.tracks import Tracks
 from ..resandi import datasets as D
 from ..resandi.task import andi_labels, class_of_andi
@@ -47,9 +47,7 @@ def as_tracks(data, *, fmt: str | None = None, dim: int = 2, ref=None,
         else:
             tracks, notes = load_tracks(path, fmt, dim=dim, ref=ref, **columns)
     elif type(data).__name__ == "DataFrame" and hasattr(data, "columns"):
-        tracks, skipped = tracks_from_table(list(map(str, data.columns)),
-                                            data.itertuples(index=False), dim=dim,
-                                            source="DataFrame", **columns)
+        tracks, skipped = tracks_from_frame(data, dim=dim, source="DataFrame", **columns)
         notes = [f"{v} {k.replace('_', ' ')} skipped" for k, v in skipped.items() if v]
     elif isinstance(data, np.ndarray) and data.ndim == 2:
         tracks = Tracks.from_array([data])

@@ -259,7 +259,7 @@ class Run:
         """The BatchNorm statistics of the weights just trained, recomputed on fresh
         batches that no training step draws (:mod:`.precise_bn`), before they are
         validated and saved.  The moving averages that training keeps lag the weights:
-        with them, validation read 33.5 % where these give 88.4 % (docs/resandi.md §4)."""
+        with them, validation read 33.5 % where these give 88.4 % (docs/resandi.md §3, "Validation")."""
         cfg = self.cfg
         recalibrate_bn(self.model, cfg.family, cfg.seed, batches=cfg.bn_batches,
                        per_class=BN_PER_CLASS, classes=cfg.classes, device=self.dev,

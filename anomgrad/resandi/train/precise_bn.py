@@ -13,7 +13,7 @@ Validation and test rows come from other splits. The result is a function of
 ``(weights, family, seed, batches, per_class, amp)`` (and, with ``generator="cuda"``,
 of the GPU generators, which give the same distribution but other trajectories).
 
-Training calls it at the end of every epoch, before validating (docs/resandi.md §4):
+Training calls it at the end of every epoch, before validating (docs/resandi.md §3, "Validation"):
 the statistics then belong to the weights that are validated and saved. It draws
 nothing from the training streams, so the training itself is unchanged.
 """
