@@ -255,12 +255,6 @@ class TrainConfig:
                  step_size=self.step_size, gamma=self.gamma)
         return d
 
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        """The config of a ``to_dict`` (extra keys, such as the derived ones, ignored)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
 
 def option_fields() -> tuple:
     """The fields of :class:`TrainConfig` a user sets (the CLI's options)."""
@@ -275,7 +269,7 @@ def resolve(recipe: str = "fast", family: str = "varying", **options) -> TrainCo
 def identity(cfg) -> dict:
     """The settings that must match to resume a run (all but :data:`RESUME_FREE`)."""
     d = cfg.to_dict() if isinstance(cfg, TrainConfig) else dict(cfg)
-    return {k: v for k, v in d.items() if k not in RESUME_FREE + ("progress",)}
+    return {k: v for k, v in d.items() if k not in RESUME_FREE}
 
 
 __all__ = ["RECIPES", "RESUME_FREE", "Recipe", "TrainConfig", "TrainError", "identity",

@@ -94,3 +94,29 @@ def test_bf16_grad_cam_of_the_shipped_model_stays_within_the_documented_toleranc
     err = ((b.cells - a.cells).abs() / a.cells.abs().amax(1, keepdim=True)).amax(1)
     assert float(err.median()) <= 0.01 and float(err.quantile(0.95)) <= 0.05
     assert (a.logits.argmax(1) == b.logits.argmax(1)).float().mean() >= 0.98
+
+
+def test_the_command_line_is_built_from_the_config_fields(tmp_path, capsys):
+    """Every TrainConfig option is an ``anomgrad train`` flag, and a CLI run records the
+    same configuration as the API call with the same options."""
+    import json
+
+    from anomgrad.cli import main
+    from anomgrad.resandi.recipes import option_fields
+
+    assert main(["train", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert all("--" + f.name.replace("_", "-") in text for f in option_fields())
+    out = tmp_path / "cli"
+    opts = dict(width=4, epochs=1, epoch_samples=64, batch_size=16, classes=(1, 5),
+                val_per_class=8, amp="none", threads=1, bn_batches=2, lr=3e-3)
+    argv = ["train", "--family", "fixed", "--out", str(out), "--quiet"]
+    for k, v in opts.items():
+        argv += ["--" + k.replace("_", "-")] + [str(x) for x in (v if isinstance(v, tuple) else [v])]
+    assert main(argv) == 0
+    got = json.loads((out / "config.json").read_text())
+    want = T.TrainConfig(family="fixed", **opts).to_dict()
+    run_decides = ("warmup_steps", "device", "deterministic", "workers", "generator")
+    assert {k: got[k] for k in want if k not in run_decides} == \
+        {k: v for k, v in want.items() if k not in run_decides}
+    assert got["precision"] == "fp32" and got["threads"] == 1

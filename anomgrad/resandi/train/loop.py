@@ -20,12 +20,12 @@ from ...generate import generate
 from ...io.atomic import atomic_torch_save, atomic_write_csv, atomic_write_json
 from .. import datasets as D
 from ..evaluate import evaluate
-from ..precision import autocast, precision_name, use_bf16
 from ..nn import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, ResAnDi, load_state_dict_checked,
                   save_checkpoint)
+from ..precision import autocast, precision_name, use_bf16
+from ..recipes import TrainError
 from .data import EpochItems, FreshBatches, H5Files, file_batches, make_val, worker_init
 from .precise_bn import BN_MAX_BATCHES, BN_MIN_BATCHES, BN_PER_CLASS, recalibrate_bn
-from ..recipes import TrainError
 from .schedule import Budget, lr_at, make_optimizer, plan_total, warmup_for
 from .state import plot_history, prepare_out, rng_state, set_rng_state
 
