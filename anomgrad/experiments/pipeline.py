@@ -94,7 +94,7 @@ def _st_probes(c: _Ctx) -> None:
 
 def _st_relevance(c: _Ctx) -> None:
     relevance_experiment(c.p["fixed_ckpt"], c.p["fixed_relevance"], c.p["relevance"],
-                         device=str(c.dev), amp=AMP, progress=c.progress)
+                         device=str(c.dev), progress=c.progress)
 
 
 STAGE_FUNCTIONS = {"data": _st_data, "train_varying": _st_train("varying"),
