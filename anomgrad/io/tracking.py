@@ -98,6 +98,8 @@ def tracks_from_frame(df, *, source: str = "table", **columns) -> tuple[Tracks, 
         raise ValueError(f"track {tid[k]}: frame {frame[k]} is not a whole number")
     code, ids = pd.factorize(tid, sort=False)  # tracks in order of first appearance
     order = np.lexsort((frame, code))  # by track, then frame; stable for equal frames
+    if len(ids) == 0:  # no data rows
+        return Tracks([], [], [], source=source), skipped
     cuts = np.cumsum(np.bincount(code, minlength=len(ids)))[:-1]
     frames = np.split(frame[order].astype(np.int64), cuts)
     return Tracks(list(ids), np.split(pos[order], cuts), frames, source=source), skipped

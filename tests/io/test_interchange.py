@@ -128,3 +128,31 @@ def test_trajectory_files_and_arrays_are_tracks(tmp_path):
     g, _ = convert.load_tracks(tmp_path / "g.h5")
     np.testing.assert_array_equal(np.stack(g.positions).transpose(0, 2, 1), x)
     assert (g.alpha == 0.5).all()
+
+
+def test_tracking_csv_groups_rows_like_a_plain_loop(tmp_path, rng):
+    """The vectorized reader (pandas) against an obviously-correct loop: tracks in order
+    of first appearance, rows sorted by frame, untracked spots and non-numeric rows left
+    out and counted; a table with no data rows gives no tracks."""
+    from anomgrad.io.tracking import read_tracking_csv
+
+    rows = [(int(f), f" {int(p)}", float(x), float(y)) for f, p, x, y in zip(
+        rng.permutation(60), rng.integers(0, 7, 60), rng.normal(size=60), rng.normal(size=60))]
+    rows += [(3, "", 0.0, 0.0), (4, "None", 1.0, 1.0)]  # untracked spots
+    path = tmp_path / "t.csv"
+    with open(path, "w") as f:
+        f.write("frame,particle,x,y\nFrame,Particle,X,Y\n")  # a TrackMate-like extra header
+        f.writelines(f"{fr},{p},{x!r},{y!r}\n" for fr, p, x, y in rows)
+    tracks, skipped = read_tracking_csv(path)
+    want = {}
+    for fr, p, x, y in rows:
+        if p.strip() not in ("", "None"):
+            want.setdefault(p.strip(), []).append((fr, x, y))
+    assert skipped == {"header_rows": 1, "untracked_rows": 2}
+    assert list(tracks.ids) == list(want)
+    for i, tid in enumerate(want):
+        got = sorted(want[tid])
+        np.testing.assert_array_equal(tracks.frames_of(i), [g[0] for g in got])
+        np.testing.assert_array_equal(tracks.positions[i], [g[1:] for g in got])
+    (tmp_path / "h.csv").write_text("frame,particle,x,y\n")
+    assert len(read_tracking_csv(tmp_path / "h.csv")[0]) == 0
