@@ -19,7 +19,7 @@ from ..io.atomic import atomic_torch_save
 from .nn import CheckpointError, load_checkpoint
 
 WEIGHTS = os.path.join(os.path.dirname(__file__), "weights", "resandi-varying-w16.pt")
-SHA256 = "9cce5fe94c3725cb8d421f63744633b259cf25895aa86dc0e33b41c66a1b339e"
+SHA256 = "21bc871419a936d6d0bb955ffba027892040726ecca1fe17f28027d5323a9b75"
 
 
 def sha256(path) -> str:
