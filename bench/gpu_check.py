@@ -71,8 +71,9 @@ SIZES = {  # full (a GPU) / quick (a CPU in CI)
 class Check:
     """The run: budget, stages, checks, and the JSON they end up in."""
 
-    def __init__(self, budget: float, quick: bool, device: str):
+    def __init__(self, budget: float, quick: bool, device: str, out: str | None = None):
         self.t0, self.budget, self.quick, self.device = time.perf_counter(), budget, quick, device
+        self.out = out
         self.results = {"commit": _git_commit(), "quick": quick, "budget_s": budget,
                         "device": device, "started": _now(), "stages": {}, "checks": []}
         self.cuda = device.startswith("cuda")
@@ -82,6 +83,18 @@ class Check:
 
     def left(self) -> float:
         return self.budget - (time.perf_counter() - self.t0)
+
+    def save(self) -> dict:
+        """Write the JSON (atomically) with every number so far; returns it."""
+        r = self.results
+        r["wall_seconds"] = round(time.perf_counter() - self.t0, 1)
+        r["all_held"] = all(k["ok"] for k in r["checks"])
+        if self.out:
+            tmp = self.out + ".new"
+            with open(tmp, "w") as f:
+                json.dump(r, f, indent=1, default=float)
+            os.replace(tmp, self.out)
+        return r
 
     def expect(self, name: str, ok: bool, value=None, target=None) -> None:
         self.results["checks"].append({"name": name, "ok": bool(ok), "value": value,
@@ -104,6 +117,7 @@ class Check:
                 self.expect(f"{name} ran", False, rec["error"])
             rec["seconds"] = round(time.perf_counter() - t, 2)
         self.results["stages"][name] = rec
+        self.save()  # after every stage: a run killed later keeps what it measured
         print(f"[{time.perf_counter() - self.t0:6.1f} s] {name}: {rec['status']}"
               + (f" ({rec.get('reason') or rec.get('error')})" if rec["status"] != "ok" else ""),
               flush=True)
@@ -395,19 +409,14 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="gpu_check.json", help="the JSON with every number")
     a = p.parse_args(argv)
     cuda = torch.cuda.is_available() and _core.cuda_device_available() and not a.quick
-    c = Check(a.budget if not a.quick else min(a.budget, 60.0), a.quick, "cuda" if cuda else "cpu")
+    c = Check(a.budget if not a.quick else min(a.budget, 60.0), a.quick, "cuda" if cuda else "cpu",
+              a.out)
     c.stage("environment", environment, 2)
     c.stage("correctness", correctness, 20, needs_cuda=True)
     c.stage("throughput", throughput, 20, needs_cuda=True)
     c.stage("accuracy", accuracy, 150 if not a.quick else 10)
     c.stage("gradcam", gradcam, 20 if not a.quick else 2)
-    r = c.results
-    r["wall_seconds"] = round(time.perf_counter() - c.t0, 1)
-    r["all_held"] = all(k["ok"] for k in r["checks"])
-    tmp = a.out + ".new"
-    with open(tmp, "w") as f:
-        json.dump(r, f, indent=1, default=float)
-    os.replace(tmp, a.out)
+    r = c.save()
     print(summary(r))
     return 0 if r["all_held"] else 1
 
