@@ -172,13 +172,21 @@ def test_kernel_gives_the_same_bits_on_every_device(device):
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("layer", ["layer4", "layer2"])
 def test_gradcam_on_every_device_equals_the_cpu(model, batch, device, layer):
+    """In fp32 (``amp="none"``; on a GPU also without TF32 convolutions, which cuDNN uses by
+    default and which moved cells by up to 1.6 % of a map's largest value on an H200) the
+    maps agree to 1e-4; the default ("auto": bf16 on a GPU) stays within bf16's documented
+    tolerance (docs/resandi.md §3, "Precision")."""
     x, y = batch
-    a = ag.gradcam(model, x, layer, y, normalize=True)
+    a = ag.gradcam(model, x, layer, y, normalize=True, amp="none")
     m = ResAnDi(width=16).eval()
     m.load_state_dict(model.state_dict())
-    b = ag.gradcam(m.to(device), x.to(device), layer, y.to(device), normalize=True)
+    m, xd, yd = m.to(device), x.to(device), y.to(device)
+    with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+        b = ag.gradcam(m, xd, layer, yd, normalize=True, amp="none")
     assert b.device.type == device
     torch.testing.assert_close(a, b.cpu(), rtol=0, atol=1e-4)
+    err = (ag.gradcam(m, xd, layer, yd, normalize=True).cpu() - a).abs()
+    assert float(err.median()) <= 0.01 and float(err.quantile(0.95)) <= 0.05
 
 
 @pytest.mark.parametrize("L,T,upsample", [(32, 1000, "nearest"), (32, 1000, "linear"), (5, 17, "linear"), (1, 10, "nearest")])

@@ -63,7 +63,19 @@ AG_HD double log1p_recip(int64_t t) {
   return atanh2(1.0 / (2.0 * double(t) + 1.0));
 }
 
-// Normals j = 0, 1, 2, ... of one stream, read in order (one Philox block per 4).
+// Normals 4q .. 4q+3 of a stream: one Philox block, two Box-Muller pairs.  The one way
+// normals are drawn (NormalStream reads them in order).
+AG_HD void normals_group(uint64_t seed, uint64_t traj, uint32_t stream, uint32_t q, double* g) {
+  const Words w = philox_block(seed, traj, stream, q);
+  const Pair p0 = normal_pair(w.w[0], w.w[1]);
+  const Pair p1 = normal_pair(w.w[2], w.w[3]);
+  g[0] = p0.z0;
+  g[1] = p0.z1;
+  g[2] = p1.z0;
+  g[3] = p1.z1;
+}
+
+// Normals j = 0, 1, 2, ... of one stream, read in order (normals_group, one per 4).
 struct NormalStream {
   uint64_t seed, traj;
   uint32_t stream;
@@ -73,16 +85,15 @@ struct NormalStream {
   AG_HD double at(uint64_t j) {
     const uint32_t b = uint32_t(j >> 2);
     if (b != block) {
-      const Words w = philox_block(seed, traj, stream, b);
-      const Pair p0 = normal_pair(w.w[0], w.w[1]);
-      const Pair p1 = normal_pair(w.w[2], w.w[3]);
-      z[0] = p0.z0;
-      z[1] = p0.z1;
-      z[2] = p1.z0;
-      z[3] = p1.z1;
+      normals_group(seed, traj, stream, b, z);
       block = b;
     }
-    return z[j & 3];
+    // Selects, not z[j & 3]: a dynamic index keeps z in local memory on the GPU (a stack
+    // frame in ptxas -v), and the 2-D BM and SBM kernels that nvcc 13.0 made of it for
+    // sm_90 drew wrong normals on an H200 (issue 22; their PTX computed one Box-Muller
+    // pair per block and axis instead of two).
+    const unsigned k = unsigned(j & 3);
+    return k < 2 ? (k == 0 ? z[0] : z[1]) : (k == 2 ? z[2] : z[3]);
   }
 };
 
@@ -139,17 +150,6 @@ struct Jumps {
     z[2] = L * u[2];
   }
 };
-
-// Normals 4q .. 4q+3 of a stream (NormalStream's values: one Philox block).
-AG_HD void normals_group(uint64_t seed, uint64_t traj, uint32_t stream, uint32_t q, double* g) {
-  const Words w = philox_block(seed, traj, stream, q);
-  const Pair p0 = normal_pair(w.w[0], w.w[1]);
-  const Pair p1 = normal_pair(w.w[2], w.w[3]);
-  g[0] = p0.z0;
-  g[1] = p0.z1;
-  g[2] = p1.z0;
-  g[3] = p1.z1;
-}
 
 // Jumps::at(4q + j, scale) for j = 0..3: one Philox block per stream for four jumps,
 // the same normals and the same operations.
