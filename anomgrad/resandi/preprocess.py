@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import _validate as V
-from ..processing import cut, normalize
+from ..processing import add_noise, cut, normalize
 from .task import LENGTH
 
 PREPROCESSING = ("AnDi normalize each axis over the first T positions; left-pad with zeros to "
@@ -170,10 +170,48 @@ def minmax_torch(z):
 
 
 
-def preprocess_torch(x, lengths=None, length: int = LENGTH, check: bool = True):
-    """Torch twin of :func:`preprocess` for on-the-fly batches on the GPU (or CPU)."""
-    return minmax_torch(normalize_torch(x, lengths, length, check))
+def preprocess_torch(x, lengths=None, length: int = LENGTH, check: bool = True, *,
+                     noise=None):
+    """Torch twin of :func:`preprocess` for on-the-fly batches on the GPU (or CPU).
+
+    ``noise``: None, or ``(sigma, seed)``: localization noise ``sigma`` (one value per
+    track) added to ``z`` before min-max (:func:`noisy_z`), as the AnDi 2020 challenge
+    added it."""
+    z = normalize_torch(x, lengths, length, check)
+    if noise is not None:
+        z = noisy_z(z, lengths, *noise)
+    return minmax_torch(z)
 
 
-__all__ = ["PREPROCESSING", "minmax", "minmax_torch", "normalize_padded", "normalize_torch",
-           "preprocess", "preprocess_torch"]
+# ---- localization noise in training (issue 20) ------------------------------------------
+
+NOISE_CLEAN_SHARE = 0.25  # tracks left clean in a batch trained under noise
+
+
+def training_sigmas(n: int, noise_max: float, key: int) -> np.ndarray:
+    """Per-track localization-noise std for training under noise: 0 for a share
+    :data:`NOISE_CLEAN_SHARE` of the tracks, else uniform on ``[0, noise_max]`` (the scale
+    of AnDi-normalized positions, unit step std), drawn from ``key``."""
+    rng = np.random.default_rng(int(key))
+    s = rng.uniform(0.0, float(noise_max), n)
+    s[rng.random(n) < NOISE_CLEAN_SHARE] = 0.0
+    return s
+
+
+def noisy_z(z, lengths, sigma, seed: int):
+    """``z`` (n, dim, 1000), left-padded with ``lengths``, plus ``sigma * N(0, 1)`` on every
+    valid position (``ag.add_noise``: the same noise on the CPU and the GPU); a numpy
+    array or a torch tensor on any device, returned as the same kind."""
+    import torch  # lazy: torch (the numpy path does without)
+
+    if not isinstance(z, torch.Tensor):
+        return add_noise(z, sigma, seed, lengths=lengths)
+    if z.device.type == "cuda":
+        return add_noise(z, sigma, seed, lengths=lengths)
+    L = lengths.cpu().numpy() if isinstance(lengths, torch.Tensor) else lengths
+    return torch.from_numpy(add_noise(z.numpy(), sigma, seed, lengths=L))
+
+
+__all__ = ["NOISE_CLEAN_SHARE", "PREPROCESSING", "minmax", "minmax_torch", "noisy_z",
+           "normalize_padded", "normalize_torch", "preprocess", "preprocess_torch",
+           "training_sigmas"]

@@ -117,6 +117,9 @@ class TrainConfig:
     epoch_samples: int | None = _opt("fresh trajectories per epoch (fast: 2**20)")
     val_per_class: int | None = _opt("generated validation trajectories per class")
     classes: tuple | None = _opt("train on these labels only (0..7)", nargs="+")
+    noise: float = _opt("train under localization noise up to this std (AnDi-normalized "
+                        "positions: unit step std; per track 0 for a quarter of them, else "
+                        "uniform on [0, noise]); 0: clean, as the paper", 0.0)
     width: int = _opt("network width (64 = ResAnDi; 16 trains on a CPU in hours)", 64)
     amp: str | None = _opt("auto (fast): bf16 autocast where the hardware computes bf16 "
                            "natively (CUDA, avx512_bf16/AMX CPUs), else fp32; bf16; none "
@@ -166,7 +169,7 @@ class TrainConfig:
             if getattr(self, name) is not None:
                 put(self, name, V.check_int(name, getattr(self, name), lo, hi))
         for name, strict in (("lr", True), ("weight_decay", False), ("min_delta", False),
-                             ("minutes", True)):
+                             ("minutes", True), ("noise", False)):
             v = getattr(self, name)
             if v is not None:
                 v = float(v)
@@ -197,6 +200,9 @@ class TrainConfig:
         if self.source == "fresh":
             self._check_fresh(r)
         else:
+            if self.noise:
+                raise TrainError("noise applies to fresh data only (dataset files hold the "
+                                 "network input, after min-max)")
             if self.epoch_samples is not None:
                 raise TrainError("epoch_samples applies to fresh data only (an epoch over "
                                  "files is one pass over all their rows)")

@@ -20,6 +20,7 @@ import torch
 
 from .. import datasets as D
 from ..loaders import H5Files
+from ..preprocess import noisy_z, training_sigmas
 
 
 def seed_state(seed: int, *words) -> int:
@@ -129,11 +130,29 @@ def worker_init(_):
     torch.set_num_threads(1)
 
 
+NOISE_TAG = 0x20  # seed word of the localization noise of runs trained under noise
+NOISE_TRAIN, NOISE_VAL, NOISE_BN = 0, 1, 2  # whose noise: training batches, validation, precise BN
+
+
+def noise_for(seed: int, noise_max: float, n: int, *words: int):
+    """``(sigma, seed)`` for :func:`~anomgrad.resandi.preprocess.noisy_z`: per-track
+    stds (:func:`~anomgrad.resandi.preprocess.training_sigmas`) and the noise seed, both
+    fixed by ``(seed, *words)``: (NOISE_TRAIN, epoch, batch, rank), (NOISE_VAL,) or
+    (NOISE_BN, batch)."""
+    return (training_sigmas(n, noise_max, seed_state(seed, NOISE_TAG, *words, 0)),
+            seed_state(seed, NOISE_TAG, *words, 1))
+
+
 def make_val(cfg, dist):
-    """This rank's share of the validation inputs and labels, and the full set's size."""
+    """This rank's share of the validation inputs and labels, and the full set's size;
+    with the training's noise mix when the run trains under noise."""
     if cfg.val is not None:
         d = D.load(cfg.val, fields=("x", "label"), family=cfg.family, split="val")
         x, y = d["x"], d["label"]
+    elif cfg.noise:
+        d = D.resandi(cfg.family, "val", cfg.val_per_class, cfg.seed, classes=cfg.classes)
+        y = d["label"]
+        x = D.minmax(noisy_z(d["z"], d["T"], *noise_for(cfg.seed, cfg.noise, len(y), NOISE_VAL)))
     else:
         d = D.resandi(cfg.family, "val", cfg.val_per_class, cfg.seed,
                       classes=cfg.classes, z=False)
@@ -142,5 +161,6 @@ def make_val(cfg, dist):
     return torch.from_numpy(np.ascontiguousarray(x[sel])), torch.from_numpy(y[sel]), len(y)
 
 
-__all__ = ["BATCH_ORDERS", "EpochItems", "FreshBatches", "H5Files", "file_batches", "make_val", "seed_state",
-           "worker_init"]
+__all__ = ["BATCH_ORDERS", "EpochItems", "FreshBatches", "H5Files", "NOISE_BN", "NOISE_TAG",
+           "NOISE_TRAIN", "NOISE_VAL", "file_batches",
+           "make_val", "noise_for", "seed_state", "worker_init"]

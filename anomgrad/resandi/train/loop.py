@@ -24,7 +24,8 @@ from ..nn import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, ResAnDi, load_state_dic
                   save_checkpoint)
 from ..precision import autocast, precision_name, use_bf16
 from ..recipes import TrainError
-from .data import EpochItems, FreshBatches, H5Files, file_batches, make_val, worker_init
+from .data import (NOISE_TRAIN, EpochItems, FreshBatches, H5Files, file_batches, make_val,
+                   noise_for, worker_init)
 from .precise_bn import BN_MAX_BATCHES, BN_MIN_BATCHES, BN_PER_CLASS, recalibrate_bn
 from .schedule import Budget, lr_at, make_optimizer, plan_total, warmup_for
 from .state import plot_history, prepare_out, rng_state, set_rng_state
@@ -203,17 +204,27 @@ class Run:
         if self.loader is None:  # GPU generation in this process
             for e, b in self.sampler.items:
                 x, T, y = fresh.device_batch(e, b, dev)
-                yield D.preprocess_torch(x.to(dev), T.to(dev), check=False), y.to(dev)
+                yield D.preprocess_torch(x.to(dev), T.to(dev), check=False,
+                                         noise=self.noise(e, b, len(y))), y.to(dev)
             return
-        for item in self.loader:
+        for k, item in enumerate(self.loader):
             if fresh is not None:
                 x, T, y = item
+                e, b = self.sampler.items[k]
                 x = D.preprocess_torch(x.to(dev, non_blocking=True),
-                                       T.to(dev, non_blocking=True), check=False)
+                                       T.to(dev, non_blocking=True), check=False,
+                                       noise=self.noise(e, b, len(y)))
             else:
                 x, y = item
                 x = x.to(dev, non_blocking=True)
             yield x, y.to(dev, non_blocking=True)
+
+    def noise(self, epoch: int, b: int, n: int):
+        """``(sigma, seed)`` of fresh batch ``b`` of ``epoch`` on this rank (None when the
+        run is clean): fixed by the run's seed, so a resumed run draws the same noise."""
+        if not self.cfg.noise:
+            return None
+        return noise_for(self.cfg.seed, self.cfg.noise, n, NOISE_TRAIN, epoch, b, self.rank)
 
     # ---- files ----------------------------------------------------------------------
 
@@ -263,7 +274,7 @@ class Run:
         cfg = self.cfg
         recalibrate_bn(self.model, cfg.family, cfg.seed, batches=cfg.bn_batches,
                        per_class=BN_PER_CLASS, classes=cfg.classes, device=self.dev,
-                       amp=self.amp,
+                       amp=self.amp, noise=cfg.noise,
                        generator="cuda" if self.gen_backend == "cuda" else "cpu")
 
     def _reserve(self) -> float:

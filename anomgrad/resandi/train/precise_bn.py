@@ -26,7 +26,7 @@ from tqdm import tqdm
 from .. import datasets as D
 from ..precision import autocast
 from ..task import MAX_FILE
-from .data import FreshBatches
+from .data import NOISE_BN, FreshBatches, noise_for
 
 CALIBRATION_FILE = MAX_FILE  # the last "fresh" file: no training run reaches it
 BN_PER_CLASS = 64  # trajectories of each class per calibration batch (the fast recipe's)
@@ -35,14 +35,15 @@ BN_MIN_BATCHES, BN_MAX_BATCHES = 4, 48  # training's per-epoch calibration: 2 % 
 
 def recalibrate_bn(model: torch.nn.Module, family: str, seed: int = 0, *, batches: int = 48,
                    per_class: int = BN_PER_CLASS, classes=range(8), device=None, amp: bool = False,
-                   generator: str = "cpu", progress: bool = False) -> dict:
+                   generator: str = "cpu", noise: float = 0.0, progress: bool = False) -> dict:
     """Recompute the running mean and variance of every BatchNorm layer of ``model`` as
     the average of their batch values over ``batches`` fresh balanced batches
     (``per_class`` trajectories of each class, preprocessed as in training). The model
     is left in eval mode, with each layer's momentum restored.  ``amp``: the forward
     passes run under bf16 autocast (as the validation that follows them);
     ``generator``: "cpu" (the Numba generators) or "cuda" (the GPU generators, on the
-    model's CUDA device).
+    model's CUDA device); ``noise``: the batches carry the localization-noise mix of a
+    run trained under noise up to this std (``TrainConfig.noise``; 0: clean).
 
     Returns what was done, for the record: ``{"family", "seed", "file", "batches",
     "per_class", "trajectories"}``."""
@@ -67,13 +68,15 @@ def recalibrate_bn(model: torch.nn.Module, family: str, seed: int = 0, *, batche
                     x, T, _ = source.device_batch(CALIBRATION_FILE, b, dev)
                 else:
                     x, T, _ = source[(CALIBRATION_FILE, b)]
-                model(D.preprocess_torch(x.to(dev), T.to(dev), check=False))
+                nz = noise_for(seed, noise, len(T), NOISE_BN, b) if noise else None
+                model(D.preprocess_torch(x.to(dev), T.to(dev), check=False, noise=nz))
     finally:
         for m, mom in zip(bns, momenta):
             m.momentum = mom
         model.eval()
     return {"family": family, "seed": int(seed), "file": CALIBRATION_FILE, "batches": batches,
-            "per_class": per_class, "trajectories": batches * per_class * len(tuple(classes))}
+            "per_class": per_class, "trajectories": batches * per_class * len(tuple(classes)),
+            "noise": float(noise)}
 
 
 __all__ = ["BN_MAX_BATCHES", "BN_MIN_BATCHES", "BN_PER_CLASS", "CALIBRATION_FILE",
