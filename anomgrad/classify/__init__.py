@@ -29,7 +29,7 @@ from .. import _validate as V
 from .._callable import make_callable
 from ..resandi.nn import load_checkpoint
 from ..resandi.precision import check_amp
-from ..resandi.pretrained import pretrained
+from ..resandi.pretrained import SHIPPED, pretrained
 from ..resandi.task import CLASS_ALPHA, CLASS_NAMES
 from .checks import STATUSES, check_track
 from .inputs import as_tracks
@@ -95,6 +95,8 @@ def _model(model, device):
     dev = V.torch_device(device)
     if model is None:
         return pretrained(dev, meta=True)
+    if isinstance(model, str) and model in SHIPPED:
+        return pretrained(dev, meta=True, name=model)
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
         return load_checkpoint(model, map_location=dev)
     return model.to(dev).eval(), {"arch": getattr(model, "config", None)}
@@ -107,7 +109,9 @@ def classify(tracks, *, model=None, gradcam: bool = False, device=None, amp="aut
     tracks : a path or in-memory tracks (:mod:`anomgrad.classify.inputs`); ``read``
         passes reading options (``fmt``, ``dim``, ``ref``, ``id_col``, ``frame_col``,
         ``x_col``, ``y_col``).
-    model : None (the shipped model), a checkpoint path, or a ResAnDi module.
+    model : None or "clean" (the shipped model trained on noiseless tracks), "robust" (the
+        shipped model trained under localization noise: for noisy tracks, see
+        docs/classify.md), a checkpoint path, or a ResAnDi module.
     device : "cpu", "cuda", ... (default: CUDA when available).
     amp : "auto" (bf16 autocast where the hardware has it, the stem in fp32), "bf16" or
         "none" (fp32); see :mod:`anomgrad.resandi.precision`.

@@ -42,7 +42,10 @@ def add_classify(sub) -> None:
     p.add_argument("input", help="tracks: a CSV (trackpy/TrackMate/...), .npy/.npz, "
                                  "andi-datasets array or task file, anomgrad .h5")
     p.add_argument("--out", default=None, help="output directory (default: INPUT-classified)")
-    p.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
+    p.add_argument("--model", default=None,
+                   help="clean (default: the shipped model trained on noiseless tracks), robust "
+                        "(the shipped model trained under localization noise: for tracks with "
+                        "noticeable localization error) or a checkpoint file")
     p.add_argument("--gradcam", action="store_true", help="also write gradcam.h5")
     p.add_argument("--figure", action="store_true",
                    help="draw the first tracks coloured by Grad-CAM (tracks.png)")

@@ -18,8 +18,18 @@ import torch
 from ..io.atomic import atomic_torch_save
 from .nn import CheckpointError, load_checkpoint
 
-WEIGHTS = os.path.join(os.path.dirname(__file__), "weights", "resandi-varying-w16.pt")
-SHA256 = "21bc871419a936d6d0bb955ffba027892040726ecca1fe17f28027d5323a9b75"
+_DIR = os.path.join(os.path.dirname(__file__), "weights")
+# name -> (file, SHA-256).  "clean": trained on noiseless tracks (the paper's setting);
+# "robust": trained under localization noise up to sigma = 1 (issue 20; docs/results.md §3).
+SHIPPED = {
+    "clean": ("resandi-varying-w16.pt",
+              "21bc871419a936d6d0bb955ffba027892040726ecca1fe17f28027d5323a9b75"),
+    "robust": ("resandi-varying-w16-robust.pt",
+               "92a5c00f93a4e869699f05d119ebfb334e8ecd0d5cfc3283910d662628adec03"),
+}
+DEFAULT = "clean"  # the robust model becomes the default once it is within 1 point clean
+WEIGHTS = os.path.join(_DIR, SHIPPED[DEFAULT][0])
+SHA256 = SHIPPED[DEFAULT][1]
 
 
 def sha256(path) -> str:
@@ -44,23 +54,35 @@ def export(checkpoint, path, **shipped) -> str:
     return sha256(path)
 
 
-def weights_path() -> str:
-    """The shipped weights, checked: ``CheckpointError`` if they are missing or damaged."""
-    if not os.path.exists(WEIGHTS):
-        raise CheckpointError(f"{WEIGHTS}: the shipped ResAnDi weights are missing; reinstall "
+def check_name(name) -> str:
+    if name not in SHIPPED:
+        raise ValueError(f"name must be one of {', '.join(map(repr, SHIPPED))} (the shipped "
+                         f"models), got {name!r}")
+    return name
+
+
+def weights_path(name: str = DEFAULT) -> str:
+    """The shipped weights ``name``, checked: ``CheckpointError`` if they are missing or
+    damaged."""
+    file, expected = SHIPPED[check_name(name)]
+    path = os.path.join(_DIR, file)
+    if not os.path.exists(path):
+        raise CheckpointError(f"{path}: the shipped ResAnDi weights are missing; reinstall "
                               f"anomgrad (pip install .)")
-    got = sha256(WEIGHTS)
-    if got != SHA256:
-        raise CheckpointError(f"{WEIGHTS}: the shipped ResAnDi weights are damaged (SHA-256 "
-                              f"{got}, expected {SHA256}); reinstall anomgrad")
-    return WEIGHTS
+    got = sha256(path)
+    if got != expected:
+        raise CheckpointError(f"{path}: the shipped ResAnDi weights are damaged (SHA-256 "
+                              f"{got}, expected {expected}); reinstall anomgrad")
+    return path
 
 
-def pretrained(map_location="cpu", *, meta: bool = False):
-    """The shipped ResAnDi in eval mode on ``map_location`` (``meta=True``: also its
+def pretrained(map_location="cpu", *, meta: bool = False, name: str = DEFAULT):
+    """The shipped ResAnDi ``name`` ("clean", the default, or "robust": trained under
+    localization noise) in eval mode on ``map_location`` (``meta=True``: also its
     checkpoint metadata: family, training configuration, accuracy)."""
-    model, info = load_checkpoint(weights_path(), map_location=map_location)
+    model, info = load_checkpoint(weights_path(name), map_location=map_location)
     return (model, info) if meta else model
 
 
-__all__ = ["SHA256", "WEIGHTS", "export", "pretrained", "sha256", "weights_path"]
+__all__ = ["DEFAULT", "SHA256", "SHIPPED", "WEIGHTS", "check_name", "export", "pretrained",
+           "sha256", "weights_path"]
