@@ -27,7 +27,7 @@ def test_stem_statistics_are_the_average_of_the_batch_statistics():
     before = {k: v.clone() for k, v in m.state_dict().items()}
     rec = recalibrate_bn(m, "varying", seed=3, batches=3, per_class=2)
     assert rec == {"family": "varying", "seed": 3, "file": CALIBRATION_FILE, "batches": 3,
-                   "per_class": 2, "trajectories": 48}
+                   "per_class": 2, "trajectories": 48, "noise": 0.0}
     assert not m.training and m.stem.bn.momentum == 0.1
 
     # reference: the stem conv's output on the same batches, mean and unbiased variance
