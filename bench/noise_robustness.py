@@ -40,8 +40,15 @@ def band_of(T: np.ndarray) -> np.ndarray:
 
 
 def load_test(path: str, per_class: int) -> dict:
-    """The first ``per_class`` rows of every class of a test file: z, T, label."""
-    d = D.load(path, fields=("z", "T", "label"))
+    """The first ``per_class`` rows of every class of a test file of ``anomgrad dataset``
+    or an ``.npz`` of bench/andi_test_set.py (raw positions, AnDi-normalized here): z, T,
+    label."""
+    if path.endswith(".npz"):
+        with np.load(path) as f:
+            d = {"T": f["T"], "label": f["label"]}
+            d["z"] = D.normalize_padded(f["x"], d["T"])
+    else:
+        d = D.load(path, fields=("z", "T", "label"))
     keep = np.concatenate([np.flatnonzero(d["label"] == c)[:per_class]
                            for c in range(D.NUM_CLASSES)])
     return {k: d[k][keep] for k in ("z", "T", "label")}
@@ -113,7 +120,8 @@ def write(res: dict, out: str) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("models", nargs="+", help="NAME=CHECKPOINT")
-    p.add_argument("--test", required=True, help="a test file of `anomgrad dataset`")
+    p.add_argument("--test", required=True, help="a test file of `anomgrad dataset`, or an .npz "
+                   "of bench/andi_test_set.py (tracks made by andi-datasets)")
     p.add_argument("--per-class", type=int, default=2000)
     p.add_argument("--sigmas", type=float, nargs="+", default=list(SIGMAS))
     p.add_argument("--amp", default="none", choices=("auto", "bf16", "none"))

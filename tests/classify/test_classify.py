@@ -204,8 +204,8 @@ def test_shipped_model_is_checked_and_beats_chance(tmp_path, monkeypatch, known)
 
 def test_the_robust_model_reads_noisy_tracks_the_clean_one_cannot(known):
     """Localization noise of the AnDi 2020 model (sigma = 1 step std per axis): the shipped
-    robust model keeps most tracks right (docs/results.md §3: 78 % over 20,000 test tracks
-    of 10-1000 steps), the clean one falls below a coin toss between two classes (23 %)."""
+    robust model keeps most tracks right (docs/results.md §3: 79 % over 20,000 andi-made
+    tracks of 10-1000 steps), the clean one falls below a coin toss between two classes (23 %)."""
     tracks, labels = known
     g = np.random.default_rng(9)
     noisy = []

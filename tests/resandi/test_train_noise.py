@@ -98,3 +98,34 @@ def test_normalize_gives_unit_step_std_the_scale_sigma_refers_to(rng):
     x = np.cumsum(rng.normal(scale=3.7, size=(50, 2, 500)), -1)
     d = np.diff(normalize(x), axis=-1)
     np.testing.assert_allclose(d.std(-1), 1.0, rtol=1e-9)
+
+
+def test_noise_robustness_bench_scores_the_clean_level_like_evaluate(tmp_path):
+    """bench/noise_robustness.py on an .npz of raw tracks (the andi_test_set.py layout):
+    at sigma = 0 it gives what ag.evaluate gives on the same tracks preprocessed; noise
+    changes the inputs, and every file comes out."""
+    import json
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
+    import noise_robustness as NR
+
+    from anomgrad.resandi.evaluate import evaluate
+    from anomgrad.resandi.nn import ResAnDi, save_checkpoint
+
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "m.pt", ResAnDi(width=4).eval(), family="varying")
+    parts = [D.generate_class("varying", "test", 0, c, 0, 6, seed=1) for c in range(8)]
+    x = np.concatenate([p["x"] for p in parts])
+    T = np.concatenate([p["T"] for p in parts])
+    label = np.concatenate([p["label"] for p in parts])
+    np.savez(tmp_path / "t.npz", x=x, T=T, label=label)
+    assert NR.main([f"m={tmp_path / 'm.pt'}", "--test", str(tmp_path / "t.npz"),
+                    "--per-class", "6", "--sigmas", "0", "1", "--out", str(tmp_path / "o")]) == 0
+    res = json.loads((tmp_path / "o" / "noise.json").read_text())
+    ref = evaluate(str(tmp_path / "m.pt"), {"x": D.preprocess(x, T), "label": label},
+                   amp="none", progress=False)
+    assert res["models"]["m"]["0.0"]["accuracy"] == pytest.approx(ref["accuracy"])
+    assert sorted(res["models"]["m"]["0.0"]["per_band"]) == ["10-50", "200-1000", "50-200"]
+    assert {"noise.csv", "noise.png"} <= set(os.listdir(tmp_path / "o"))
