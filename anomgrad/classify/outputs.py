@@ -29,7 +29,8 @@ def write_tables(out: str, res: ClassifyResult, source: str) -> list[str]:
         "model": res.model, "anomgrad_version": __version__,
         "gradcam_target": "the predicted class (the true class is unknown)",
         "accuracy_on_known_labels": None if np.isnan(res.accuracy()) else res.accuracy(),
-        "tracks": [dict(r, windows=res.windows[i]) for i, r in enumerate(rows)]})
+        "tracks": [dict(r, windows=res.windows[i]) for i, r in enumerate(rows)]},
+        indent=None)  # compact: one entry per track, 10,000s of them
     return [csv_path, json_path]
 
 

@@ -81,8 +81,10 @@ def _json_default(o):
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 
-def atomic_write_json(path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=1, default=_json_default) + "\n")
+def atomic_write_json(path, obj, indent: int | None = 1) -> None:
+    """``obj`` as JSON; ``indent=None`` writes it compact, through json's C encoder (about
+    10x faster: for large tables)."""
+    atomic_write_text(path, json.dumps(obj, indent=indent, default=_json_default) + "\n")
 
 
 def read_json(path):

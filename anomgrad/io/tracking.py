@@ -83,20 +83,25 @@ def tracks_from_frame(df, *, source: str = "table", **columns) -> tuple[Tracks, 
 
     ci, cf, axes = _columns(list(df.columns), **columns)
     frame = pd.to_numeric(df.iloc[:, cf], errors="coerce").to_numpy(np.float64)
-    code, uniq = pd.factorize(df.iloc[:, ci])  # missing ids: code -1, read as "nan"
-    tid = np.array([str(u).strip() for u in uniq] + ["nan"], dtype=object)[code]
+    # track ids as integer codes (no string per row): the distinct raw ids, stripped and
+    # merged where equal after stripping; a missing id (code -1) reads as "nan"
+    code, uniq = pd.factorize(df.iloc[:, ci])
+    canon, names = pd.factorize(np.array([str(u).strip() for u in uniq] + ["nan"], dtype=object))
+    code = canon[code]  # code -1 picks the appended "nan"
+    names = np.asarray(names, dtype=object)
     header = np.isnan(frame)
-    untracked = ~header & np.isin(tid, UNTRACKED)
+    untracked = ~header & np.isin(names, UNTRACKED)[code]
     keep = ~(header | untracked)
     skipped = {"header_rows": int(header.sum()), "untracked_rows": int(untracked.sum())}
-    frame, tid = frame[keep], tid[keep]
+    frame, code = frame[keep], code[keep]
     pos = np.stack([pd.to_numeric(df.iloc[:, c], errors="coerce").to_numpy(np.float64)[keep]
                     for c in axes], axis=1)
     bad = frame != np.floor(frame)
     if bad.any():
         k = int(np.argmax(bad))
-        raise ValueError(f"track {tid[k]}: frame {frame[k]} is not a whole number")
-    code, ids = pd.factorize(tid, sort=False)  # tracks in order of first appearance
+        raise ValueError(f"track {names[code[k]]}: frame {frame[k]} is not a whole number")
+    code, first = pd.factorize(code, sort=False)  # tracks in order of first appearance
+    ids = names[first]
     order = np.lexsort((frame, code))  # by track, then frame; stable for equal frames
     if len(ids) == 0:  # no data rows
         return Tracks([], [], [], source=source), skipped
