@@ -14,6 +14,7 @@ import numpy as np
 
 from .._version import __version__
 from ..io.atomic import atomic_savefig, atomic_write_csv, atomic_write_json, replacing
+from ..resandi.calibration import UNCERTAIN_BELOW
 from ..resandi.task import CLASS_NAMES
 from . import ClassifyResult
 
@@ -26,6 +27,8 @@ def write_tables(out: str, res: ClassifyResult, source: str) -> list[str]:
     atomic_write_json(json_path, {
         "source": source, "n": len(res.ids), "classified": res.n_classified,
         "status_counts": counts, "notes": res.notes, "classes": list(CLASS_NAMES),
+        "uncertain": {"below": UNCERTAIN_BELOW, "n": res.n_uncertain,
+                      "rule": "the predicted class's probability is below 'below'"},
         "model": res.model, "anomgrad_version": __version__,
         "gradcam_target": "the predicted class (the true class is unknown)",
         "accuracy_on_known_labels": None if np.isnan(res.accuracy()) else res.accuracy(),

@@ -56,6 +56,7 @@ def add_classify(sub) -> None:
 
 def run_classify(args) -> int:
     from ..classify import classify, outputs  # lazy: torch
+    from ..resandi.calibration import UNCERTAIN_BELOW  # lazy: with classify (keeps --help fast)
 
     out = args.out or os.path.splitext(os.path.abspath(args.input))[0] + "-classified"
     os.makedirs(out, exist_ok=True)
@@ -71,6 +72,9 @@ def run_classify(args) -> int:
     counts = ", ".join(f"{res.status.count(s)} {s}" for s in sorted(set(res.status)))
     say(args, f"{len(res.ids)} tracks ({counts}); " + "; ".join(res.notes + [""]) +
         f"written: {', '.join(os.path.basename(w) for w in written)} in {out}")
+    if res.n_classified:
+        say(args, f"{res.n_uncertain} of {res.n_classified} classified tracks flagged uncertain "
+                  f"(top probability below {UNCERTAIN_BELOW}: column 'uncertain')")
     for m in [m for m in res.message if m][:10]:
         say(args, f"  {m}")
     return 0

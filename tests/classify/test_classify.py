@@ -217,3 +217,14 @@ def test_the_robust_model_reads_noisy_tracks_the_clean_one_cannot(known):
     assert robust > 0.6 and robust > clean + 0.2, (robust, clean)
     # on clean tracks the robust model stays well above chance too
     assert float((classify(tracks, model="robust", device="cpu").label == labels).mean()) > 0.6
+
+
+def test_uncertain_tracks_are_flagged_by_their_top_probability(known):
+    tracks, labels = known
+    res = classify(tracks, device="cpu")
+    top = res.probabilities[np.arange(len(labels)), res.label]
+    np.testing.assert_array_equal(res.uncertain, top < 0.5)
+    assert res.n_uncertain == int((top < 0.5).sum())
+    rows = res.rows()
+    assert [r["uncertain"] for r in rows] == [bool(u) for u in res.uncertain]
+    assert "alpha_min" not in rows[0] and rows[0]["class_alpha_min"] in (0.1, 1.1, 1.0)
