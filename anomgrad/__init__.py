@@ -3,7 +3,7 @@
 The package is layered (docs/architecture.md): leaves (``config``, ``_validate``,
 ``rng``, the compiled ``_core``) -> trajectories (``models``, ``generate``,
 ``processing``, ``_cuda``) -> files (``io``) -> ResAnDi (``resandi``) -> Grad-CAM
-(``cam``) -> your own tracks (``classify``) and the paper's experiments
+(``cam``) -> your own tracks (``tracks``) and the paper's experiments
 (``experiments``) -> the command line (``cli``).
 ``import anomgrad`` loads the trajectory layer only; torch-based parts load on first
 use.
@@ -22,12 +22,13 @@ __all__ = ["MODELS", "generate", "normalize", "add_noise", "scale_diffusion",
            "datasets", "nn", "train", "evaluate", "classify", "pretrained"]
 
 # torch-based parts load on first use, so `import anomgrad` stays light.  ``ag.train``,
-# ``ag.evaluate`` and ``ag.classify`` are callable modules: ``ag.train(...)`` is
-# ``anomgrad.resandi.train.train(...)``.
+# ``ag.evaluate`` and ``ag.classify`` are the plain functions (``help()`` shows their
+# signatures).
 _LAZY = {"gradcam": ("cam", "gradcam"), "gradcam_full": ("cam", "gradcam_full"),
          "datasets": ("resandi.datasets", None), "nn": ("resandi.nn", None),
-         "train": ("resandi.train", None), "evaluate": ("resandi.evaluate", None),
-         "classify": ("classify", None), "pretrained": ("resandi.pretrained", "pretrained")}
+         "train": ("resandi.train", "train"), "evaluate": ("resandi.evaluate", "evaluate"),
+         "classify": ("tracks.classify", "classify"),
+         "pretrained": ("resandi.pretrained", "pretrained")}
 
 
 def __getattr__(name):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import anomgrad as ag
-from anomgrad.classify import classify, outputs
+from anomgrad.tracks import outputs
+from anomgrad.tracks.classify import classify
 
 
 @pytest.fixture(scope="module")

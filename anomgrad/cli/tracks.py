@@ -14,8 +14,9 @@ READING = dict(fmt=None, dim=2, ref=None, id_col=None, frame_col=None, x_col=Non
 def _reading_options(p) -> None:
     p.add_argument("--format", dest="fmt", choices=READ_FORMATS + ("dataset",), default=None,
                    help="input format (default: from the file)")
-    p.add_argument("--dim", type=int_arg, default=2,
-                   help="spatial dimensions of andi-datasets inputs (default 2)")
+    p.add_argument("--dim", type=int_arg, default=None,
+                   help="spatial dimensions: of andi-datasets inputs (default 2); of a tracking "
+                        "table with a z column, which must say: 3 reads x, y, z, 2 only x, y")
     p.add_argument("--ref", default=None,
                    help="AnDi 2020 ref1.txt (exponents) or ref2.txt (models) of a task file")
     for c, what in (("id", "track id"), ("frame", "frame"), ("x", "x"), ("y", "y")):
@@ -55,7 +56,8 @@ def add_classify(sub) -> None:
 
 
 def run_classify(args) -> int:
-    from ..classify import classify, outputs  # lazy: torch
+    from ..tracks import outputs  # lazy: h5py, matplotlib
+    from ..tracks.classify import classify  # lazy: torch
     from ..resandi.calibration import UNCERTAIN_BELOW  # lazy: with classify (keeps --help fast)
 
     out = args.out or os.path.splitext(os.path.abspath(args.input))[0] + "-classified"
@@ -64,6 +66,7 @@ def run_classify(args) -> int:
     res = classify(args.input, model=args.model, gradcam=args.gradcam or args.figure,
                    device=args.device, amp=args.amp, batch_size=args.batch_size,
                    progress=not args.quiet, **reading)
+    outputs.remove_stale(out, gradcam=args.gradcam, figure=args.figure)
     written = outputs.write_tables(out, res, os.path.abspath(args.input))
     if args.gradcam:
         written.append(outputs.write_gradcam(out, res))
@@ -98,7 +101,7 @@ def add_convert(sub) -> None:
 
 
 def run_convert(args) -> int:
-    from ..classify.inputs import as_tracks  # lazy: torch
+    from ..tracks.inputs import as_tracks  # lazy: h5py, pandas (not torch)
     from ..io.convert import save_tracks  # lazy: keeps --help fast
 
     if args.to in WRITE_FORMATS:

@@ -59,7 +59,7 @@ def guess_format(path) -> str:
                      f"{', '.join(READ_FORMATS)})")
 
 
-def load_tracks(path, fmt: str | None = None, *, dim: int = 2, ref=None,
+def load_tracks(path, fmt: str | None = None, *, dim: int | None = None, ref=None,
                 **columns) -> tuple[Tracks, list[str]]:
     """Read tracks from ``path``: ``(tracks, notes)``, the notes saying what was left
     out (header rows, untracked spots, lines of another dimension)."""
@@ -72,11 +72,11 @@ def load_tracks(path, fmt: str | None = None, *, dim: int = 2, ref=None,
     elif fmt == "tracks":
         t = read_tracks(path)
     elif fmt == "andi":
-        t = andi.read_andi_array(path, dim)
+        t = andi.read_andi_array(path, dim or 2)
     elif fmt == "challenge":
-        t, skipped = andi.read_andi_challenge(path, ref, dim)
+        t, skipped = andi.read_andi_challenge(path, ref, dim or 2)
         if skipped:
-            notes.append(f"{skipped} lines of another dimension than {dim} skipped")
+            notes.append(f"{skipped} lines of another dimension than {dim or 2} skipped")
     elif fmt == "trajectories":
         x, meta = trajectories.read_trajectories(path)
         t = Tracks.from_array(np.asarray(x), ids=np.arange(len(x)) + int(meta["start"]),

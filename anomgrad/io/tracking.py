@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 
 import numpy as np
 
@@ -51,17 +52,22 @@ def _pick(header, given, names, what, required=True):
 
 
 UNTRACKED = ("", "None", "nan", "NaN")  # track ids of spots that belong to no track
+# a field like 0,126 or -12,5e-3 between ; or tab separators: a decimal comma (European
+# spreadsheets write these); such a file is read with decimal=","
+_DECIMAL_COMMA = re.compile(r"(?:^|[;\t])\s*-?\d+,\d+(?:[eE][-+]?\d+)?\s*(?=[;\t]|$)", re.M)
 
 
 def _columns(header, *, id_col=None, frame_col=None, x_col=None, y_col=None, z_col=None,
              dim=None):
-    """Positions in ``header`` of the track id, the frame and the axes, and ``dim``."""
+    """Positions in ``header`` of the track id, the frame and the axes, and of a z column
+    found by its name though ``dim`` was not given (None if none)."""
     header = [str(h) for h in header]
     ci = _pick(header, id_col, ID_NAMES, "track id")
     cf = _pick(header, frame_col, FRAME_NAMES, "frame")
     axes = [_pick(header, x_col, X_NAMES, "x")]
     cy = _pick(header, y_col, Y_NAMES, "y", required=dim not in (None, 1) or y_col is not None)
     cz = _pick(header, z_col, Z_NAMES, "z", required=z_col is not None or dim == 3)
+    unasked_z = cz if dim is None and z_col is None else None  # checked against the data
     dim = dim or (3 if cz is not None and z_col is not None else (2 if cy is not None else 1))
     if dim >= 2:
         if cy is None:
@@ -69,7 +75,7 @@ def _columns(header, *, id_col=None, frame_col=None, x_col=None, y_col=None, z_c
         axes.append(cy)
     if dim == 3:
         axes.append(cz)
-    return ci, cf, axes
+    return ci, cf, axes, unasked_z
 
 
 def tracks_from_frame(df, *, source: str = "table", **columns) -> tuple[Tracks, dict]:
@@ -81,7 +87,7 @@ def tracks_from_frame(df, *, source: str = "table", **columns) -> tuple[Tracks, 
     million detections take a fraction of a second."""
     import pandas as pd  # lazy: pandas (import anomgrad stays light)
 
-    ci, cf, axes = _columns(list(df.columns), **columns)
+    ci, cf, axes, unasked_z = _columns(list(df.columns), **columns)
     frame = pd.to_numeric(df.iloc[:, cf], errors="coerce").to_numpy(np.float64)
     # track ids as integer codes (no string per row): the distinct raw ids, stripped and
     # merged where equal after stripping; a missing id (code -1) reads as "nan"
@@ -96,6 +102,22 @@ def tracks_from_frame(df, *, source: str = "table", **columns) -> tuple[Tracks, 
     frame, code = frame[keep], code[keep]
     pos = np.stack([pd.to_numeric(df.iloc[:, c], errors="coerce").to_numpy(np.float64)[keep]
                     for c in axes], axis=1)
+    if unasked_z is not None:  # a z column that varies: 3-D tracks, never dropped unasked
+        z = pd.to_numeric(df.iloc[:, unasked_z], errors="coerce").to_numpy(np.float64)[keep]
+        z = z[np.isfinite(z)]
+        if len(z) and z.min() != z.max():
+            raise ValueError(f"the table has a z column that varies ({df.columns[unasked_z]!r}: "
+                             f"3-D tracks); give --dim 3 (dim=3) to read x, y and z, or --dim 2 "
+                             f"(dim=2) to use x and y only (ResAnDi classifies 2-D tracks: "
+                             f"their x-y projection)")
+    for a, c in enumerate(axes):  # a column of text, not numbers: say so, never all NaN
+        if len(pos) and np.isnan(pos[:, a]).all():
+            raw = df.iloc[:, c][keep]
+            text = raw[raw.astype(str).str.strip() != ""]
+            if len(text):
+                raise ValueError(f"column {df.columns[c]!r} holds no numbers (e.g. "
+                                 f"{str(text.iloc[0])!r}); decimal commas need another field "
+                                 f"separator (; or tab), or convert the column first")
     bad = frame != np.floor(frame)
     if bad.any():
         k = int(np.argmax(bad))
@@ -131,9 +153,13 @@ def read_tracking_csv(path, **columns) -> tuple[Tracks, dict]:
             raise ValueError(f"{path}: empty file, no header row")
         ci = _columns(header, **columns)[0]
         # the id column as text: "" "None" "nan" "NaN" mark untracked spots, nothing else
+        decimal = "," if sep != "," and _DECIMAL_COMMA.search(sample) else "."
         df = pd.read_csv(path, sep=sep, dtype={header[ci]: str}, keep_default_na=False,
-                         na_values={header[ci]: list(UNTRACKED)}, low_memory=False)
+                         na_values={header[ci]: list(UNTRACKED)}, low_memory=False,
+                         decimal=decimal)
         check_line_end(path)
+        if len(df) == 0:
+            raise ValueError("the table has a header and no data rows: no tracks to read")
         return tracks_from_frame(df, source=os.path.basename(path), **columns)
     except UnicodeDecodeError as e:
         raise ValueError(f"{path}: not a text (CSV) file ({e})") from None

@@ -35,7 +35,6 @@ import torch
 from tqdm import tqdm
 
 from .. import _validate as V
-from .._callable import make_callable
 from ..io.h5 import attrs_meta
 from ..io.atomic import atomic_savefig, atomic_savez, atomic_write_csv, atomic_write_json
 from . import datasets as D
@@ -343,9 +342,6 @@ def _write(out, res, src, pred, logits) -> None:
     if src.T is not None:
         arrays["T"] = src.T
     atomic_savez(os.path.join(out, "predictions.npz"), **arrays)
-
-
-make_callable(__name__, evaluate)
 
 __all__ = ["ALPHA_EDGES", "T_EDGES", "binned_accuracy", "confusion_matrix", "evaluate",
            "metrics_from_predictions", "plot_binned", "plot_confusion"]

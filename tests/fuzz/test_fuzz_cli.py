@@ -26,7 +26,7 @@ STUBS = [("anomgrad.resandi.datasets", "write"), ("anomgrad.resandi.train", "tra
          ("anomgrad.experiments.erasure", "erasure_experiment"),
          ("anomgrad.experiments.augment", "run"), ("anomgrad.experiments.probes", "run"),
          ("anomgrad.experiments.relevance", "relevance_experiment"),
-         ("anomgrad.experiments.pipeline", "reproduce"), ("anomgrad.classify", "classify"),
+         ("anomgrad.experiments.pipeline", "reproduce"), ("anomgrad.tracks.classify", "classify"),
          ("anomgrad.io.convert", "save_tracks")]
 
 

@@ -133,7 +133,7 @@ def test_trajectory_files_and_arrays_are_tracks(tmp_path):
 def test_tracking_csv_groups_rows_like_a_plain_loop(tmp_path, rng):
     """The vectorized reader (pandas) against an obviously-correct loop: tracks in order
     of first appearance, rows sorted by frame, untracked spots and non-numeric rows left
-    out and counted; a table with no data rows gives no tracks."""
+    out and counted; a table with no data rows is an error."""
     from anomgrad.io.tracking import read_tracking_csv
 
     rows = [(int(f), f" {int(p)}", float(x), float(y)) for f, p, x, y in zip(
@@ -155,4 +155,5 @@ def test_tracking_csv_groups_rows_like_a_plain_loop(tmp_path, rng):
         np.testing.assert_array_equal(tracks.frames_of(i), [g[0] for g in got])
         np.testing.assert_array_equal(tracks.positions[i], [g[1:] for g in got])
     (tmp_path / "h.csv").write_text("frame,particle,x,y\n")
-    assert len(read_tracking_csv(tmp_path / "h.csv")[0]) == 0
+    with pytest.raises(ValueError, match="header and no data rows"):
+        read_tracking_csv(tmp_path / "h.csv")

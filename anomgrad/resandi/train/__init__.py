@@ -25,7 +25,6 @@ import time
 import numba
 import torch
 
-from ..._callable import make_callable
 from .data import FreshBatches, H5Files, file_batches
 from .distributed import Dist
 from .loop import Run
@@ -114,8 +113,6 @@ def train(out, family: str = "varying", recipe: str = "fast", *,
 
 train.__doc__ += "\n    Options (TrainConfig)\n    ---------------------\n" + "\n".join(
     f"    {f.name} : {f.metadata['help']}." for f in option_fields())
-
-make_callable(__name__, train)
 
 __all__ = ["RECIPES", "FreshBatches", "H5Files", "Recipe", "TrainConfig", "TrainError", "file_batches",
            "identity", "lr_at", "plan_total", "plot_history", "resolve", "train"]

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 import anomgrad as ag
-from anomgrad.classify import classify
-from anomgrad.classify.checks import windows
+from anomgrad.tracks.checks import windows
+from anomgrad.tracks.classify import classify
 from anomgrad.cli import main
 from anomgrad.resandi import datasets as D
 from anomgrad.resandi import pretrained as P

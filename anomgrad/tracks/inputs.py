@@ -28,7 +28,7 @@ def _dataset_tracks(path) -> Tracks:
                   source=os.path.basename(os.fspath(path)))
 
 
-def as_tracks(data, *, fmt: str | None = None, dim: int = 2, ref=None,
+def as_tracks(data, *, fmt: str | None = None, dim: int | None = None, ref=None,
               **columns) -> tuple[Tracks, list[str], np.ndarray]:
     """``(tracks, notes, true labels)``: the notes say what reading left out; the true
     labels are our classes where the source says them (-1 elsewhere)."""

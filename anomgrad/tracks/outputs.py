@@ -16,7 +16,23 @@ from .._version import __version__
 from ..io.atomic import atomic_savefig, atomic_write_csv, atomic_write_json, replacing
 from ..resandi.calibration import UNCERTAIN_BELOW
 from ..resandi.task import CLASS_NAMES
-from . import ClassifyResult
+from .result import ClassifyResult
+
+
+OPTIONAL = {"gradcam": "gradcam.h5", "figure": "tracks.png"}  # written on request only
+
+
+def remove_stale(out: str, **requested: bool) -> list[str]:
+    """Remove the optional outputs of an earlier run in ``out`` that this run will not
+    write again (``requested``: gradcam=..., figure=...), so a reused ``--out`` never
+    holds a map or a figure of other tracks.  Returns the paths removed."""
+    gone = []
+    for key, name in OPTIONAL.items():
+        path = os.path.join(out, name)
+        if not requested.get(key) and os.path.exists(path):
+            os.remove(path)
+            gone.append(path)
+    return gone
 
 
 def write_tables(out: str, res: ClassifyResult, source: str) -> list[str]:

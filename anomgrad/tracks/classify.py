@@ -1,0 +1,58 @@
+"""``ag.classify``: every track of the input through ResAnDi (and Grad-CAM), as a
+:class:`~anomgrad.tracks.result.ClassifyResult` (the package docstring says how)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _validate as V
+from ..resandi.nn import load_checkpoint
+from ..resandi.precision import check_amp
+from ..resandi.pretrained import SHIPPED, pretrained
+from .checks import check_track
+from .inputs import as_tracks
+from .result import ClassifyResult
+from .run import combine, infer
+
+
+def _model(model, device):
+    dev = V.torch_device(device)
+    if model is None:
+        return pretrained(dev, meta=True)
+    if isinstance(model, str) and model in SHIPPED:
+        return pretrained(dev, meta=True, name=model)
+    if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
+        return load_checkpoint(model, map_location=dev)
+    return model.to(dev).eval(), {"arch": getattr(model, "config", None)}
+
+
+def classify(tracks, *, model=None, gradcam: bool = False, device=None, amp="auto",
+             batch_size: int = 512, progress: bool = False, **read) -> ClassifyResult:
+    """Classify (and explain, with ``gradcam=True``) every track of ``tracks``.
+
+    tracks : a path or in-memory tracks (:mod:`anomgrad.tracks.inputs`); ``read``
+        passes reading options (``fmt``, ``dim``, ``ref``, ``id_col``, ``frame_col``,
+        ``x_col``, ``y_col``).
+    model : None or "clean" (the shipped model trained on noiseless tracks), "robust" (the
+        shipped model trained under localization noise: for noisy tracks, see
+        docs/classify.md), a checkpoint path, or a ResAnDi module.
+    device : "cpu", "cuda", ... (default: CUDA when available).
+    amp : "auto" (bf16 autocast where the hardware has it, the stem in fp32), "bf16" or
+        "none" (fp32); see :mod:`anomgrad.resandi.precision`.
+    """
+    batch_size = V.check_int("batch_size", batch_size, 1)
+    check_amp(amp)
+    net, meta = _model(model, device)
+    t, notes, truth = as_tracks(tracks, **read)
+    checks = [check_track(t.ids[i], t.positions[i], t.frames_of(i)) for i in range(len(t))]
+    ok = [i for i, (s, _) in enumerate(checks) if s == "ok"]
+    rows, probs, cams = infer(net, t, ok, gradcam=gradcam, amp=amp, batch_size=batch_size,
+                              progress=progress)
+    mean, per_window, maps = combine(len(t), t.lengths, rows, probs, cams)
+    label = np.where(np.isfinite(mean).all(1), np.nan_to_num(mean).argmax(1), -1)
+    return ClassifyResult(t.ids, t.lengths, [s for s, _ in checks], [m for _, m in checks],
+                          mean, label.astype(np.int64), per_window, maps, truth, notes,
+                          {k: v for k, v in meta.items() if k != "config"}, t)
+
+
+__all__ = ["classify"]

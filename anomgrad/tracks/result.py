@@ -1,0 +1,114 @@
+"""What ``ag.classify`` returns: :class:`ClassifyResult`, one entry per input track in
+input order.
+
+Fields (arrays and lists of length n): ``ids``, ``lengths``, ``status`` ("ok" or why the
+track was not classified, :data:`anomgrad.tracks.checks.STATUSES`), ``message``,
+``probabilities`` (n, 8; NaN rows for tracks not classified), ``label`` (the predicted
+class, -1 when not classified), ``windows`` (per track, each window's start, end,
+probabilities and label), ``gradcam`` (per-step maps with ``gradcam=True``), ``truth``
+(the true class where the input said it, else -1), ``notes`` (what reading left out),
+``model`` (the checkpoint's metadata) and ``tracks`` (the input as ``Tracks``).
+
+Derived: ``class_name``, ``top_probability``, ``uncertain`` (top probability below
+:data:`~anomgrad.resandi.calibration.UNCERTAIN_BELOW`), ``n_classified``,
+``n_uncertain``, ``accuracy()`` (on the tracks with a known class), ``alpha_range(i)``
+(the predicted class's alpha range in training, not an estimate); ``rows()`` gives the
+flat rows of ``classification.csv`` (columns in docs/classify.md) and ``to_frame()``
+the same as a pandas ``DataFrame``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from ..resandi.calibration import UNCERTAIN_BELOW
+from ..resandi.task import CLASS_ALPHA, CLASS_NAMES
+
+
+@dataclasses.dataclass
+class ClassifyResult:
+    """One entry per input track (arrays of length n, lists of n)."""
+
+    ids: list  # track ids (strings)
+    lengths: np.ndarray  # positions per track
+    status: list  # "ok" or why not classified (checks.STATUSES)
+    message: list  # "" or the reason, naming the track
+    probabilities: np.ndarray  # (n, 8); NaN rows for unclassified tracks
+    label: np.ndarray  # (n,) predicted class, -1 when not classified
+    windows: list  # per track: [{start, end, probabilities, label}] of its windows
+    gradcam: list | None  # per track: (T_i,) Grad-CAM of the predicted class, or None
+    truth: np.ndarray  # (n,) the true class where the input said it, -1 elsewhere
+    notes: list  # what reading the input left out
+    model: dict  # the checkpoint's metadata (family, width, ...)
+    tracks: object = None  # the input as anomgrad.io.tracks.Tracks
+
+    @property
+    def class_name(self) -> list:
+        return [CLASS_NAMES[k] if k >= 0 else None for k in self.label]
+
+    def alpha_range(self, i: int):
+        """The alpha range class ``label[i]`` was trained on (it is the class's range,
+        not an estimate of the track's alpha); None when not classified."""
+        k = int(self.label[i])
+        return None if k < 0 else tuple(CLASS_ALPHA[k])
+
+    @property
+    def n_classified(self) -> int:
+        return int((self.label >= 0).sum())
+
+    @property
+    def top_probability(self) -> np.ndarray:
+        """(n,) the predicted class's probability (NaN when not classified)."""
+        p = np.full(len(self.ids), np.nan)
+        ok = self.label >= 0
+        p[ok] = self.probabilities[ok, self.label[ok]]
+        return p
+
+    @property
+    def uncertain(self) -> np.ndarray:
+        """(n,) bool: classified with a top probability below ``UNCERTAIN_BELOW`` (0.5).
+        On andi-made test tracks 8-12 % of the tracks are flagged by the robust model, and
+        37-40 % of those are right against 85-91 % of the others (docs/results.md §3)."""
+        return (self.label >= 0) & (np.nan_to_num(self.top_probability, nan=1.0) < UNCERTAIN_BELOW)
+
+    @property
+    def n_uncertain(self) -> int:
+        return int(self.uncertain.sum())
+
+    def accuracy(self) -> float:
+        """Accuracy on the classified tracks whose true class the input said (NaN if none)."""
+        known = (self.truth >= 0) & (self.label >= 0)
+        return float((self.label[known] == self.truth[known]).mean()) if known.any() else math.nan
+
+    def rows(self) -> list[dict]:
+        """One flat row per track (the CSV)."""
+        out = []
+        names = self.class_name  # once: the property builds the whole list
+        uncertain = self.uncertain
+        for i, tid in enumerate(self.ids):
+            a = self.alpha_range(i)
+            row = {"track_id": tid, "length": int(self.lengths[i]), "status": self.status[i],
+                   "predicted": names[i] or "", "label": int(self.label[i]),
+                   "uncertain": "" if self.label[i] < 0 else bool(uncertain[i]),
+                   "class_alpha_min": "" if a is None else a[0],
+                   "class_alpha_max": "" if a is None else a[1],
+                   "windows": len(self.windows[i]),
+                   "true_class": CLASS_NAMES[self.truth[i]] if self.truth[i] >= 0 else ""}
+            for c, name in enumerate(CLASS_NAMES):
+                p = self.probabilities[i, c]
+                row[f"p_{name}"] = "" if not np.isfinite(p) else round(float(p), 6)
+            row["message"] = self.message[i]
+            out.append(row)
+        return out
+
+    def to_frame(self):
+        """:meth:`rows` as a pandas ``DataFrame`` (one row per track)."""
+        import pandas as pd  # lazy: pandas (the result itself needs only numpy)
+
+        return pd.DataFrame(self.rows())
+
+
+__all__ = ["ClassifyResult"]

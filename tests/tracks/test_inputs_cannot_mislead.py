@@ -1,0 +1,94 @@
+"""Inputs that used to give a silent wrong answer (issue 20, item 6): each is now read
+right or refused with an error that names the file and the fix."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from anomgrad.cli import main
+from anomgrad.io.tracking import read_tracking_csv
+
+
+def walks(n=3, T=60, dim=2, seed=0):
+    return np.cumsum(np.random.default_rng(seed).normal(size=(n, T, dim)), axis=1)
+
+
+def write_table(path, tracks, sep=",", decimal=".", z=False):
+    cols = ["frame", "particle", "x", "y"] + (["z"] if z else [])
+    with open(path, "w") as f:
+        f.write(sep.join(cols) + "\n")
+        for p, x in enumerate(tracks):
+            for t, r in enumerate(x):
+                vals = [f"{v:.4f}".replace(".", decimal) for v in r]
+                f.write(sep.join([str(t), str(p)] + vals) + "\n")
+
+
+def test_header_only_csv_is_an_error_naming_the_file(tmp_path, capsys):
+    (tmp_path / "h.csv").write_text("frame,particle,x,y\n")
+    assert main(["classify", str(tmp_path / "h.csv"), "--out", str(tmp_path / "o"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "h.csv" in err and "no data rows" in err
+    assert not os.path.exists(tmp_path / "o" / "classification.csv")
+
+
+def test_decimal_comma_csv_reads_like_the_decimal_point_one(tmp_path):
+    x = walks()
+    write_table(tmp_path / "dot.csv", x)
+    write_table(tmp_path / "comma.csv", x, sep=";", decimal=",")
+    a, _ = read_tracking_csv(tmp_path / "dot.csv")
+    b, _ = read_tracking_csv(tmp_path / "comma.csv")
+    assert len(b) == 3
+    for p, q in zip(a.positions, b.positions):
+        np.testing.assert_array_equal(p, q)
+        assert np.isfinite(q).all()
+
+
+def test_a_column_of_text_is_an_error_not_nan(tmp_path):
+    (tmp_path / "q.csv").write_text('frame,particle,x,y\n0,1,"0,5","1,5"\n1,1,"0,7","1,1"\n')
+    with pytest.raises(ValueError, match=r"q.csv: column 'x' holds no numbers \(e.g. '0,5'\)"):
+        read_tracking_csv(tmp_path / "q.csv")
+
+
+def test_a_z_column_must_be_asked_for(tmp_path):
+    x = walks(dim=3)
+    write_table(tmp_path / "d3.csv", x, z=True)
+    with pytest.raises(ValueError, match="z column that varies.*--dim 3.*--dim 2"):
+        read_tracking_csv(tmp_path / "d3.csv")
+    t2, _ = read_tracking_csv(tmp_path / "d3.csv", dim=2)
+    t3, _ = read_tracking_csv(tmp_path / "d3.csv", dim=3)
+    assert t2.dim == 2 and t3.dim == 3
+    np.testing.assert_allclose(t3.positions[1], x[1], atol=5e-5)
+    np.testing.assert_array_equal(t2.positions[1], t3.positions[1][:, :2])
+
+
+def test_a_reused_out_keeps_no_stale_gradcam_or_figure(tmp_path):
+    write_table(tmp_path / "t.csv", walks(T=80))
+    out = str(tmp_path / "o")
+    assert main(["classify", str(tmp_path / "t.csv"), "--out", out, "--gradcam", "--figure",
+                 "-q", "--device", "cpu"]) == 0
+    assert {"gradcam.h5", "tracks.png"} <= set(os.listdir(out))
+    assert main(["classify", str(tmp_path / "t.csv"), "--out", out, "-q", "--device", "cpu"]) == 0
+    assert set(os.listdir(out)) == {"classification.csv", "classification.json"}
+
+
+def test_convert_does_not_import_torch(tmp_path):
+    write_table(tmp_path / "t.csv", walks())
+    code = ("import sys; from anomgrad.cli import main; "
+            f"assert main(['convert', {str(tmp_path / 't.csv')!r}, '--to', 'andi', '--out', "
+            f"{str(tmp_path / 'a.txt')!r}, '-q']) == 0; "
+            "assert 'torch' not in sys.modules, 'convert imported torch'")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert os.path.getsize(tmp_path / "a.txt") > 0
+
+
+def test_a_constant_z_column_is_2d_data(tmp_path):
+    """TrackMate writes POSITION_Z for 2-D movies too (all 0): read as 2-D, no error."""
+    x = walks(dim=3)
+    x[..., 2] = 0.0
+    write_table(tmp_path / "flat.csv", x, z=True)
+    t, _ = read_tracking_csv(tmp_path / "flat.csv")
+    assert t.dim == 2
