@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from ..io.convert import READ_FORMATS, WRITE_FORMATS
-from ._common import AMP, DEVICE, QUIET, int_arg, say
+from ._common import AMP, DEVICE, QUIET, float_arg, int_arg, say
 
 READING = dict(fmt=None, dim=2, ref=None, id_col=None, frame_col=None, x_col=None, y_col=None)
 
@@ -51,6 +51,11 @@ def add_classify(sub) -> None:
     p.add_argument("--figure", action="store_true",
                    help="draw the first tracks coloured by Grad-CAM (tracks.png)")
     p.add_argument("--batch-size", type=int_arg, default=512)
+    p.add_argument("--pixel-size", type=float_arg, default=None, metavar="UM",
+                   help="micrometres per unit of the positions (e.g. per pixel): the diffusion "
+                        "coefficient K of every track in um^2/s^alpha (default: input units)")
+    p.add_argument("--frame-interval", type=float_arg, default=None, metavar="S",
+                   help="seconds between frames (default: K per frame)")
     _reading_options(p)
     p.set_defaults(func=run_classify)
 
@@ -65,7 +70,8 @@ def run_classify(args) -> int:
     reading = _reading(args)
     res = classify(args.input, model=args.model, gradcam=args.gradcam or args.figure,
                    device=args.device, amp=args.amp, batch_size=args.batch_size,
-                   progress=not args.quiet, **reading)
+                   progress=not args.quiet, pixel_size=args.pixel_size,
+                   frame_interval=args.frame_interval, **reading)
     outputs.remove_stale(out, gradcam=args.gradcam, figure=args.figure)
     written = outputs.write_tables(out, res, os.path.abspath(args.input))
     if args.gradcam:

@@ -11,6 +11,7 @@ from ..resandi.precision import check_amp
 from ..resandi.pretrained import SHIPPED, pretrained
 from .checks import check_track
 from .inputs import as_tracks
+from .msd import check_scale, fit_tracks
 from .result import ClassifyResult
 from .run import combine, infer
 
@@ -27,7 +28,8 @@ def _model(model, device):
 
 
 def classify(tracks, *, model=None, gradcam: bool = False, device=None, amp="auto",
-             batch_size: int = 512, progress: bool = False, **read) -> ClassifyResult:
+             batch_size: int = 512, progress: bool = False, pixel_size: float | None = None,
+             frame_interval: float | None = None, **read) -> ClassifyResult:
     """Classify (and explain, with ``gradcam=True``) every track of ``tracks``.
 
     tracks : a path or in-memory tracks (:mod:`anomgrad.tracks.inputs`); ``read``
@@ -39,9 +41,17 @@ def classify(tracks, *, model=None, gradcam: bool = False, device=None, amp="aut
     device : "cpu", "cuda", ... (default: CUDA when available).
     amp : "auto" (bf16 autocast where the hardware has it, the stem in fp32), "bf16" or
         "none" (fp32); see :mod:`anomgrad.resandi.precision`.
+    pixel_size, frame_interval : micrometres per unit of the positions and seconds per
+        frame: the TA-MSD fit of every classified track (``alpha_msd``, ``K``,
+        :mod:`anomgrad.tracks.msd`) is then in um^2 / s^alpha (default: the input's units
+        and frames).
     """
     batch_size = V.check_int("batch_size", batch_size, 1)
     check_amp(amp)
+    scale = 1.0 if pixel_size is None else check_scale("pixel_size", pixel_size)
+    dt = 1.0 if frame_interval is None else check_scale("frame_interval", frame_interval)
+    units = {"length": "unit" if pixel_size is None else "um",
+             "time": "frame" if frame_interval is None else "s"}
     net, meta = _model(model, device)
     t, notes, truth = as_tracks(tracks, **read)
     checks = [check_track(t.ids[i], t.positions[i], t.frames_of(i)) for i in range(len(t))]
@@ -50,9 +60,14 @@ def classify(tracks, *, model=None, gradcam: bool = False, device=None, amp="aut
                               progress=progress)
     mean, per_window, maps = combine(len(t), t.lengths, rows, probs, cams)
     label = np.where(np.isfinite(mean).all(1), np.nan_to_num(mean).argmax(1), -1)
+    alpha_msd, K = np.full(len(t), np.nan), np.full(len(t), np.nan)
+    if ok:
+        alpha_msd[ok], K[ok] = fit_tracks([t.positions[i] for i in ok], pixel_size=scale,
+                                          frame_interval=dt)
     return ClassifyResult(t.ids, t.lengths, [s for s, _ in checks], [m for _, m in checks],
                           mean, label.astype(np.int64), per_window, maps, truth, notes,
-                          {k: v for k, v in meta.items() if k != "config"}, t)
+                          {k: v for k, v in meta.items() if k != "config"}, t,
+                          alpha_msd=alpha_msd, K=K, units=units)
 
 
 __all__ = ["classify"]

@@ -43,6 +43,7 @@ def write_tables(out: str, res: ClassifyResult, source: str) -> list[str]:
     atomic_write_json(json_path, {
         "source": source, "n": len(res.ids), "classified": res.n_classified,
         "status_counts": counts, "notes": res.notes, "classes": list(CLASS_NAMES),
+        "units": dict(res.units, K=res.K_unit),
         "uncertain": {"below": UNCERTAIN_BELOW, "n": res.n_uncertain,
                       "rule": "the predicted class's probability is below 'below'"},
         "model": res.model, "anomgrad_version": __version__,

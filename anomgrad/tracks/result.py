@@ -12,7 +12,9 @@ probabilities and label), ``gradcam`` (per-step maps with ``gradcam=True``), ``t
 Derived: ``class_name``, ``top_probability``, ``uncertain`` (top probability below
 :data:`~anomgrad.resandi.calibration.UNCERTAIN_BELOW`), ``n_classified``,
 ``n_uncertain``, ``accuracy()`` (on the tracks with a known class), ``alpha_range(i)``
-(the predicted class's alpha range in training, not an estimate); ``rows()`` gives the
+(the predicted class's alpha range in training, not an estimate); ``alpha_msd`` and ``K``
+(the TA-MSD power law of each classified track, :mod:`anomgrad.tracks.msd`, K in
+``K_unit``); ``rows()`` gives the
 flat rows of ``classification.csv`` (columns in docs/classify.md) and ``to_frame()``
 the same as a pandas ``DataFrame``.
 """
@@ -44,6 +46,13 @@ class ClassifyResult:
     notes: list  # what reading the input left out
     model: dict  # the checkpoint's metadata (family, width, ...)
     tracks: object = None  # the input as anomgrad.io.tracks.Tracks
+    alpha_msd: np.ndarray | None = None  # (n,) the TA-MSD exponent (the baseline; NaN if not ok)
+    K: np.ndarray | None = None  # (n,) generalized diffusion coefficient in units["length"]^2/units["time"]^alpha
+    units: dict = dataclasses.field(default_factory=lambda: {"length": "unit", "time": "frame"})
+
+    @property
+    def K_unit(self) -> str:
+        return f"{self.units['length']}^2/{self.units['time']}^alpha"
 
     @property
     def class_name(self) -> list:
@@ -100,6 +109,11 @@ class ClassifyResult:
             for c, name in enumerate(CLASS_NAMES):
                 p = self.probabilities[i, c]
                 row[f"p_{name}"] = "" if not np.isfinite(p) else round(float(p), 6)
+            if self.alpha_msd is not None:
+                a, k = self.alpha_msd[i], self.K[i]
+                row["alpha_msd"] = "" if not np.isfinite(a) else round(float(a), 4)
+                row["K"] = "" if not np.isfinite(k) else float(f"{k:.5g}")
+                row["K_unit"] = self.K_unit
             row["message"] = self.message[i]
             out.append(row)
         return out
