@@ -273,7 +273,8 @@ class ResAnDi(nn.Module):
             raise ValueError(f"ResAnDi expects input of shape {want}, got shape "
                              f"{tuple(x.shape)}{hint}")
 
-    def forward(self, x: Tensor) -> Tensor:
+    def features(self, x: Tensor) -> Tensor:
+        """The pooled layer-4 features (N, 8 * width) that ``fc`` maps to the logits."""
         self.check_input(x)
         x = self.stem(x)
         x = self.maxpool(x)
@@ -284,9 +285,10 @@ class ResAnDi(nn.Module):
         x = self.layer4(x)
 
         x = self.avgpool(x)
-        x = torch.flatten(x, 1)
-        x = self.fc(x)
-        return x
+        return torch.flatten(x, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc(self.features(x))
 
 
 def count_parameters(model: nn.Module) -> int:

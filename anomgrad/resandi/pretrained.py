@@ -27,6 +27,9 @@ SHIPPED = {
     "robust": ("resandi-varying-w16-robust.pt",
                "92a5c00f93a4e869699f05d119ebfb334e8ecd0d5cfc3283910d662628adec03"),
 }
+# the alpha heads of both (anomgrad.resandi.alpha; bench/alpha_head.py --export): (file, SHA-256)
+ALPHA_HEADS = ("resandi-varying-w16-alpha.pt",
+               "a4311575f761e622bd81f8a0b1adacb63f1f4746903f5b7085c43dca12128009")
 DEFAULT = "clean"  # the robust model becomes the default once it is within 1 point clean
 WEIGHTS = os.path.join(_DIR, SHIPPED[DEFAULT][0])
 SHA256 = SHIPPED[DEFAULT][1]
@@ -76,6 +79,26 @@ def weights_path(name: str = DEFAULT) -> str:
     return path
 
 
+def alpha_head(name: str = DEFAULT, map_location="cpu"):
+    """The alpha head of the shipped model ``name`` (:mod:`anomgrad.resandi.alpha`), checked
+    against its SHA-256, in eval mode."""
+    from .alpha import AlphaHead  # lazy: only classify needs it
+
+    check_name(name)
+    file, expected = ALPHA_HEADS
+    path = os.path.join(_DIR, file)
+    if not os.path.exists(path):
+        raise CheckpointError(f"{path}: the shipped alpha heads are missing; reinstall anomgrad")
+    got = sha256(path)
+    if got != expected:
+        raise CheckpointError(f"{path}: the shipped alpha heads are damaged (SHA-256 {got}, "
+                              f"expected {expected}); reinstall anomgrad")
+    d = torch.load(path, map_location=map_location, weights_only=True)["heads"][name]
+    head = AlphaHead(**d["config"])
+    head.load_state_dict(d["state_dict"])
+    return head.to(map_location).eval()
+
+
 def pretrained(map_location="cpu", *, meta: bool = False, name: str = DEFAULT):
     """The shipped ResAnDi ``name`` ("clean", the default, or "robust": trained under
     localization noise) in eval mode on ``map_location`` (``meta=True``: also its
@@ -84,5 +107,5 @@ def pretrained(map_location="cpu", *, meta: bool = False, name: str = DEFAULT):
     return (model, info) if meta else model
 
 
-__all__ = ["DEFAULT", "SHA256", "SHIPPED", "WEIGHTS", "check_name", "export", "pretrained",
-           "sha256", "weights_path"]
+__all__ = ["ALPHA_HEADS", "DEFAULT", "SHA256", "SHIPPED", "WEIGHTS", "alpha_head",
+           "check_name", "export", "pretrained", "sha256", "weights_path"]

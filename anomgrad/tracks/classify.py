@@ -8,7 +8,7 @@ import numpy as np
 from .. import _validate as V
 from ..resandi.nn import load_checkpoint
 from ..resandi.precision import check_amp
-from ..resandi.pretrained import SHIPPED, pretrained
+from ..resandi.pretrained import DEFAULT, SHIPPED, alpha_head, pretrained
 from .checks import check_track
 from .inputs import as_tracks
 from .msd import check_scale, fit_tracks
@@ -17,14 +17,15 @@ from .run import combine, infer
 
 
 def _model(model, device):
+    """``(network, metadata, alpha head or None)``: the shipped models have a head."""
     dev = V.torch_device(device)
-    if model is None:
-        return pretrained(dev, meta=True)
-    if isinstance(model, str) and model in SHIPPED:
-        return pretrained(dev, meta=True, name=model)
+    if model is None or (isinstance(model, str) and model in SHIPPED):
+        name = model or DEFAULT
+        net, meta = pretrained(dev, meta=True, name=name)
+        return net, meta, alpha_head(name, dev)
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
-        return load_checkpoint(model, map_location=dev)
-    return model.to(dev).eval(), {"arch": getattr(model, "config", None)}
+        return (*load_checkpoint(model, map_location=dev), None)
+    return model.to(dev).eval(), {"arch": getattr(model, "config", None)}, None
 
 
 def classify(tracks, *, model=None, gradcam: bool = False, device=None, amp="auto",
@@ -52,13 +53,13 @@ def classify(tracks, *, model=None, gradcam: bool = False, device=None, amp="aut
     dt = 1.0 if frame_interval is None else check_scale("frame_interval", frame_interval)
     units = {"length": "unit" if pixel_size is None else "um",
              "time": "frame" if frame_interval is None else "s"}
-    net, meta = _model(model, device)
+    net, meta, head = _model(model, device)
     t, notes, truth = as_tracks(tracks, **read)
     checks = [check_track(t.ids[i], t.positions[i], t.frames_of(i)) for i in range(len(t))]
     ok = [i for i, (s, _) in enumerate(checks) if s == "ok"]
-    rows, probs, cams = infer(net, t, ok, gradcam=gradcam, amp=amp, batch_size=batch_size,
-                              progress=progress)
-    mean, per_window, maps = combine(len(t), t.lengths, rows, probs, cams)
+    rows, probs, cams, alphas = infer(net, t, ok, gradcam=gradcam, amp=amp,
+                                      batch_size=batch_size, progress=progress, head=head)
+    mean, per_window, maps, alpha = combine(len(t), t.lengths, rows, probs, cams, alphas)
     label = np.where(np.isfinite(mean).all(1), np.nan_to_num(mean).argmax(1), -1)
     alpha_msd, K = np.full(len(t), np.nan), np.full(len(t), np.nan)
     if ok:
@@ -67,7 +68,8 @@ def classify(tracks, *, model=None, gradcam: bool = False, device=None, amp="aut
     return ClassifyResult(t.ids, t.lengths, [s for s, _ in checks], [m for _, m in checks],
                           mean, label.astype(np.int64), per_window, maps, truth, notes,
                           {k: v for k, v in meta.items() if k != "config"}, t,
-                          alpha_msd=alpha_msd, K=K, units=units)
+                          alpha_msd=alpha_msd, K=K, units=units, alpha=alpha[:, 0],
+                          alpha_std=alpha[:, 1])
 
 
 __all__ = ["classify"]

@@ -12,7 +12,9 @@ probabilities and label), ``gradcam`` (per-step maps with ``gradcam=True``), ``t
 Derived: ``class_name``, ``top_probability``, ``uncertain`` (top probability below
 :data:`~anomgrad.resandi.calibration.UNCERTAIN_BELOW`), ``n_classified``,
 ``n_uncertain``, ``accuracy()`` (on the tracks with a known class), ``alpha_range(i)``
-(the predicted class's alpha range in training, not an estimate); ``alpha_msd`` and ``K``
+(the predicted class's alpha range in training, not an estimate); ``alpha`` and
+``alpha_std`` (the shipped models' estimate of each track's exponent, a Gaussian mean and
+standard deviation: :mod:`anomgrad.resandi.alpha`); ``alpha_msd`` and ``K``
 (the TA-MSD power law of each classified track, :mod:`anomgrad.tracks.msd`, K in
 ``K_unit``); ``rows()`` gives the
 flat rows of ``classification.csv`` (columns in docs/classify.md) and ``to_frame()``
@@ -47,6 +49,8 @@ class ClassifyResult:
     model: dict  # the checkpoint's metadata (family, width, ...)
     tracks: object = None  # the input as anomgrad.io.tracks.Tracks
     alpha_msd: np.ndarray | None = None  # (n,) the TA-MSD exponent (the baseline; NaN if not ok)
+    alpha: np.ndarray | None = None  # (n,) the network's alpha (shipped models; NaN otherwise)
+    alpha_std: np.ndarray | None = None  # (n,) its standard deviation
     K: np.ndarray | None = None  # (n,) generalized diffusion coefficient in units["length"]^2/units["time"]^alpha
     units: dict = dataclasses.field(default_factory=lambda: {"length": "unit", "time": "frame"})
 
@@ -109,6 +113,10 @@ class ClassifyResult:
             for c, name in enumerate(CLASS_NAMES):
                 p = self.probabilities[i, c]
                 row[f"p_{name}"] = "" if not np.isfinite(p) else round(float(p), 6)
+            if self.alpha is not None:
+                a, sd = self.alpha[i], self.alpha_std[i]
+                row["alpha"] = "" if not np.isfinite(a) else round(float(a), 4)
+                row["alpha_std"] = "" if not np.isfinite(sd) else round(float(sd), 4)
             if self.alpha_msd is not None:
                 a, k = self.alpha_msd[i], self.K[i]
                 row["alpha_msd"] = "" if not np.isfinite(a) else round(float(a), 4)

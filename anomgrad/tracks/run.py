@@ -33,14 +33,15 @@ def _batch_inputs(tracks, rows) -> np.ndarray:
 
 
 def infer(model, tracks, ok, *, gradcam: bool = False, amp="auto", batch_size: int = 512,
-          progress: bool = False):
+          progress: bool = False, head=None):
     """Per window of the tracks ``ok``: ``rows`` (track, start, end), softmax
-    probabilities (m, classes) and, with ``gradcam``, the signed layer-4 Grad-CAM of the
-    predicted class over the window's own steps (a list of arrays)."""
+    probabilities (m, classes), with ``gradcam`` the signed layer-4 Grad-CAM of the
+    predicted class over the window's own steps (a list of arrays), and with an alpha
+    ``head`` (:class:`anomgrad.resandi.alpha.AlphaHead`) alpha's mean and std (m, 2)."""
     dev = next(model.parameters()).device
     bf16 = use_bf16(amp, dev)
     rows = _window_rows(tracks, ok)
-    probs, cams = [], []
+    probs, cams, alphas = [], [], []
     was = model.training
     model.eval()
     try:
@@ -53,29 +54,46 @@ def infer(model, tracks, ok, *, gradcam: bool = False, amp="auto", batch_size: i
                                  amp=bf16)
                 logits, cam = r.logits, r.cam.cpu().numpy()
                 cams += [cam[k, LENGTH - (e - s):] for k, (_, s, e) in enumerate(chunk)]
+                if head is not None:
+                    with torch.inference_mode(), autocast(dev, bf16):
+                        feats = model.features(x)
             else:
                 with torch.inference_mode(), autocast(dev, bf16):
-                    logits = model(x)
+                    feats = model.features(x)
+                    logits = model.fc(feats)
             probs.append(torch.softmax(logits.float(), 1).cpu().numpy().astype(np.float64))
+            if head is not None:
+                lengths = torch.tensor([e - s for _, s, e in chunk], device=dev)
+                with torch.inference_mode():
+                    m, sd = head(feats.float(), lengths)
+                alphas.append(torch.stack([m, sd], 1).cpu().numpy().astype(np.float64))
     finally:
         model.train(was)
     ncls = getattr(model, "num_classes", 8)
     p = np.concatenate(probs) if probs else np.empty((0, ncls))
-    return rows, p, (cams if gradcam else None)
+    a = None if head is None else (np.concatenate(alphas) if alphas else np.empty((0, 2)))
+    return rows, p, (cams if gradcam else None), a
 
 
-def combine(n: int, lengths, rows, probs, cams):
-    """Per track: the mean of its windows' probabilities, the windows' own answers, and
-    the Grad-CAM of every step averaged over the windows covering it."""
+def combine(n: int, lengths, rows, probs, cams, alphas=None):
+    """Per track: the mean of its windows' probabilities, the windows' own answers, the
+    Grad-CAM of every step averaged over the windows covering it, and (with ``alphas``)
+    alpha: the mean of the windows' means, with the mean of their stds (the windows
+    overlap and share the track's process, so their errors are not independent)."""
     ncls = probs.shape[1] if probs.ndim == 2 else 8
     mean = np.full((n, ncls), np.nan)
     per_window = [[] for _ in range(n)]
     for k, (i, s, e) in enumerate(rows):
         per_window[i].append({"start": s, "end": e, "probabilities": probs[k].tolist(),
                               "label": int(probs[k].argmax())})
+        if alphas is not None:
+            per_window[i][-1].update(alpha=float(alphas[k, 0]), alpha_std=float(alphas[k, 1]))
+    alpha = np.full((n, 2), np.nan)
     for i, w in enumerate(per_window):
         if w:
             mean[i] = np.mean([x["probabilities"] for x in w], axis=0)
+            if alphas is not None:
+                alpha[i] = np.mean([[x["alpha"], x["alpha_std"]] for x in w], axis=0)
     maps = None
     if cams is not None:
         maps = [None] * n
@@ -87,7 +105,7 @@ def combine(n: int, lengths, rows, probs, cams):
             cnt[i][s:e] += 1
         for i in acc:
             maps[i] = acc[i] / cnt[i]
-    return mean, per_window, maps
+    return mean, per_window, maps, alpha
 
 
 __all__ = ["combine", "infer"]

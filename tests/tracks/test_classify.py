@@ -191,10 +191,15 @@ def test_shipped_model_is_checked_and_beats_chance(tmp_path, monkeypatch, known)
         data = bytearray(bad.read_bytes())
         data[len(data) // 2] ^= 0xFF
         bad.write_bytes(bytes(data))
+    shutil.copy(os.path.join(P._DIR, P.ALPHA_HEADS[0]), tmp_path / P.ALPHA_HEADS[0])
+    with open(tmp_path / P.ALPHA_HEADS[0], "ab") as f:
+        f.write(b"x")
     monkeypatch.setattr(P, "_DIR", str(tmp_path))
     for name in P.SHIPPED:
         with pytest.raises(CheckpointError, match="damaged"):
             ag.pretrained(name=name)
+        with pytest.raises(CheckpointError, match="alpha heads are damaged"):
+            P.alpha_head(name)
     monkeypatch.setattr(P, "_DIR", str(tmp_path / "none"))
     with pytest.raises(CheckpointError, match="missing"):
         ag.pretrained()
