@@ -17,8 +17,10 @@ def _reading_options(p) -> None:
     p.add_argument("--dim", type=int_arg, default=None,
                    help="spatial dimensions: of andi-datasets inputs (default 2); of a tracking "
                         "table with a z column, which must say: 3 reads x, y, z, 2 only x, y")
-    p.add_argument("--ref", default=None,
-                   help="AnDi 2020 ref1.txt (exponents) or ref2.txt (models) of a task file")
+    p.add_argument("--ref", default=None, action="append",
+                   help="AnDi 2020 ref1.txt (exponents) and/or ref2.txt (models) of a task "
+                        "file (give --ref twice: both say the true class; then classify "
+                        "scores itself)")
     for c, what in (("id", "track id"), ("frame", "frame"), ("x", "x"), ("y", "y")):
         p.add_argument(f"--{c}-col", default=None,
                        help=f"column of the {what} (default: trackpy's or TrackMate's name)")
@@ -84,6 +86,13 @@ def run_classify(args) -> int:
     if res.n_classified:
         say(args, f"{res.n_uncertain} of {res.n_classified} classified tracks flagged uncertain "
                   f"(top probability below {UNCERTAIN_BELOW}: column 'uncertain')")
+    ev = res.evaluation()
+    if ev:
+        parts = ([f"accuracy {100 * ev['accuracy']:.2f} % on {ev['n_known']} tracks of known "
+                  f"class"] if "accuracy" in ev else [])
+        parts += [f"{k.replace('_mae', '')} MAE {ev[k]:.3f}" for k in ("alpha_mae", "alpha_msd_mae")
+                  if k in ev]
+        say(args, "against the input's truth: " + ", ".join(parts))
     for m in [m for m in res.message if m][:10]:
         say(args, f"  {m}")
     return 0

@@ -131,15 +131,21 @@ def _rows(path):
 
 def read_andi_challenge(task, ref=None, dim: int = 2) -> tuple[Tracks, int]:
     """Tracks of dimension ``dim`` from an AnDi 2020 ``task<k>.txt``, with the labels of
-    ``ref1.txt`` (exponents) or ``ref2.txt`` (models) when ``ref`` is given.  Returns
-    ``(tracks, lines of other dimensions skipped)``."""
+    ``ref1.txt`` (exponents) and/or ``ref2.txt`` (models): ``ref`` is one path or a list
+    of them (both give the ResAnDi class of every track).  Returns ``(tracks, lines of
+    other dimensions skipped)``."""
     task = os.fspath(task)
-    refs = {} if ref is None else {k: v for k, v in _rows(os.fspath(ref))}
-    kind = None if ref is None else ("alpha" if "ref1" in os.path.basename(ref) else
-                                     "model" if "ref2" in os.path.basename(ref) else None)
-    if ref is not None and kind is None:
-        raise ValueError(f"ref: {ref}: name it ref1.txt (exponents) or ref2.txt (models), as "
-                         f"the challenge does")
+    paths = [] if ref is None else [ref] if isinstance(ref, (str, os.PathLike)) else list(ref)
+    labels = {}  # kind -> {line: row}
+    for r in map(os.fspath, paths):
+        kind = ("alpha" if "ref1" in os.path.basename(r) else
+                "model" if "ref2" in os.path.basename(r) else None)
+        if kind is None:
+            raise ValueError(f"ref: {r}: name it ref1.txt (exponents) or ref2.txt (models), "
+                             f"as the challenge does")
+        if kind in labels:
+            raise ValueError(f"ref: two {'ref1' if kind == 'alpha' else 'ref2'} files given")
+        labels[kind] = ({k: v for k, v in _rows(r)}, r)
     ids, pos, model, alpha, skipped = [], [], [], [], 0
     for k, row in _rows(task):
         d = int(row[0])
@@ -150,12 +156,15 @@ def read_andi_challenge(task, ref=None, dim: int = 2) -> tuple[Tracks, int]:
             raise ValueError(f"{task}, line {k}: {len(row) - 1} values are not {d} axes")
         pos.append(np.asarray(row[1:]).reshape(d, -1).T)
         ids.append(k)
-        lab = refs.get(k)
-        if ref is not None and (lab is None or int(lab[0]) != d):
-            raise ValueError(f"{ref}: no label of dimension {d} on line {k} (the task and ref "
-                             f"files must be line by line)")
-        model.append(int(lab[1]) if kind == "model" else -1)
-        alpha.append(float(lab[1]) if kind == "alpha" else np.nan)
+        got = {}
+        for kind, (rows, r) in labels.items():
+            lab = rows.get(k)
+            if lab is None or int(lab[0]) != d:
+                raise ValueError(f"{r}: no label of dimension {d} on line {k} (the task and "
+                                 f"ref files must be line by line)")
+            got[kind] = lab[1]
+        model.append(int(got["model"]) if "model" in got else -1)
+        alpha.append(float(got["alpha"]) if "alpha" in got else np.nan)
     if not ids and not skipped:
         raise ValueError(f"{task}: no trajectories (only blank lines)")
     return Tracks(ids, pos, None, model, alpha, source=os.path.basename(task)), skipped

@@ -49,9 +49,22 @@ def write_tables(out: str, res: ClassifyResult, source: str) -> list[str]:
         "model": res.model, "anomgrad_version": __version__,
         "gradcam_target": "the predicted class (the true class is unknown)",
         "accuracy_on_known_labels": None if np.isnan(res.accuracy()) else res.accuracy(),
+        "evaluation": res.evaluation(),
         "tracks": [dict(r, windows=res.windows[i]) for i, r in enumerate(rows)]},
         indent=None)  # compact: one entry per track, 10,000s of them
-    return [csv_path, json_path]
+    written = [csv_path, json_path]
+    ev = res.evaluation()
+    cm_path = os.path.join(out, "confusion.png")
+    if ev and "confusion" in ev:
+        from ..resandi.evaluate import plot_confusion  # lazy: torch (classify has it)
+
+        plot_confusion(ev["confusion"], CLASS_NAMES, cm_path,
+                       f"{os.path.basename(source)}: {ev['n_known']} tracks of known class, "
+                       f"accuracy {100 * ev['accuracy']:.1f} %")
+        written.append(cm_path)
+    elif os.path.exists(cm_path):  # a reused --out: no stale figure of other tracks
+        os.remove(cm_path)
+    return written
 
 
 def write_gradcam(out: str, res: ClassifyResult) -> str:

@@ -126,6 +126,32 @@ class ClassifyResult:
             out.append(row)
         return out
 
+    def evaluation(self) -> dict | None:
+        """Scores against the truth the input gave (None when it gave none): accuracy,
+        the confusion matrix (rows: true class) and per-class accuracy over the classified
+        tracks of known class, and, where the true exponents are known, the mean absolute
+        error of ``alpha`` and of ``alpha_msd``."""
+        known = (self.truth >= 0) & (self.label >= 0)
+        true_alpha = None if self.tracks is None else getattr(self.tracks, "alpha", None)
+        out = {}
+        if known.any():
+            t, p = self.truth[known], self.label[known]
+            cm = np.bincount(t * len(CLASS_NAMES) + p, minlength=len(CLASS_NAMES) ** 2)
+            cm = cm.reshape(len(CLASS_NAMES), -1)
+            out.update(n_known=int(known.sum()), accuracy=float((t == p).mean()),
+                       confusion=cm.tolist(),
+                       per_class={n: float(cm[c, c] / cm[c].sum()) if cm[c].sum() else None
+                                  for c, n in enumerate(CLASS_NAMES)})
+        if true_alpha is not None:
+            ta = np.asarray(true_alpha, np.float64)
+            for key, est in (("alpha_mae", self.alpha), ("alpha_msd_mae", self.alpha_msd)):
+                if est is not None:
+                    m = np.isfinite(ta) & np.isfinite(est)
+                    if m.any():
+                        out[key] = float(np.abs(est[m] - ta[m]).mean())
+                        out["n_known_alpha"] = int(m.sum())
+        return out or None
+
     def to_frame(self):
         """:meth:`rows` as a pandas ``DataFrame`` (one row per track)."""
         import pandas as pd  # lazy: pandas (the result itself needs only numpy)
