@@ -39,7 +39,8 @@ def add_classify(sub) -> None:
                     "(target: the predicted class). Every input track is listed with its "
                     "status; tracks that cannot be classified (fewer than 10 positions, gaps, "
                     "duplicate frames, NaN, not 2-D) say why. Tracks longer than 1000 are "
-                    "classified over windows of 1000 (mean probabilities). Writes "
+                    "classified over windows of 1000 (the track's answer: its first window's; "
+                    "every window in windows.csv). Writes "
                     "classification.csv and classification.json (and gradcam.h5, tracks.png) "
                     "to --out.")
     p.add_argument("input", help="tracks: a CSV (trackpy/TrackMate/...), .npy/.npz, "

@@ -12,8 +12,8 @@ trained on, and, with ``gradcam=True``, the Grad-CAM of every step.
   checkpoint is given.  It runs on the GPU when torch sees one, else on the CPU.
 * Preprocessing is the training one: each track (or window of 1000 positions of a longer
   track) is AnDi-normalized over its own length, left-padded with zeros to 1000 steps
-  and min-max scaled.  Long tracks: the mean of the windows' probabilities, and each
-  window's own answer in ``windows``.
+  and min-max scaled.  Long tracks: the first window's answer (``run.combine`` says
+  why), and each window's own answer in ``windows``.
 * Grad-CAM is the paper's: layer 4, signed, nearest upsampling; the true class is
   unknown, so the *predicted* class is the target.  Steps covered by several windows get
   the mean of their maps.

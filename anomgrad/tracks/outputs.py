@@ -53,6 +53,12 @@ def write_tables(out: str, res: ClassifyResult, source: str) -> list[str]:
         "tracks": [dict(r, windows=res.windows[i]) for i, r in enumerate(rows)]},
         indent=None)  # compact: one entry per track, 10,000s of them
     written = [csv_path, json_path]
+    win_path = os.path.join(out, "windows.csv")
+    if any(len(w) > 1 for w in res.windows):  # tracks longer than the network's 1000 steps
+        atomic_write_csv(win_path, res.window_rows())
+        written.append(win_path)
+    elif os.path.exists(win_path):  # a reused --out: not the windows of other tracks
+        os.remove(win_path)
     ev = res.evaluation()
     cm_path = os.path.join(out, "confusion.png")
     if ev and "confusion" in ev:

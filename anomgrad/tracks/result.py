@@ -152,6 +152,25 @@ class ClassifyResult:
                         out["n_known_alpha"] = int(m.sum())
         return out or None
 
+    def window_rows(self) -> list[dict]:
+        """One row per window of every classified track (``windows.csv``): the track, the
+        window's number, its first and last frame, its class, probabilities and alpha."""
+        out = []
+        for i, tid in enumerate(self.ids):
+            fr = self.tracks.frames_of(i) if self.tracks is not None else None
+            for k, w in enumerate(self.windows[i]):
+                s, e = w["start"], w["end"]
+                row = {"track_id": tid, "window": k,
+                       "first_frame": int(fr[s]) if fr is not None else s,
+                       "last_frame": int(fr[e - 1]) if fr is not None else e - 1,
+                       "predicted": CLASS_NAMES[w["label"]], "label": w["label"]}
+                row.update({f"p_{n}": round(float(p), 6)
+                            for n, p in zip(CLASS_NAMES, w["probabilities"])})
+                if "alpha" in w:
+                    row.update(alpha=round(w["alpha"], 4), alpha_std=round(w["alpha_std"], 4))
+                out.append(row)
+        return out
+
     def to_frame(self):
         """:meth:`rows` as a pandas ``DataFrame`` (one row per track)."""
         import pandas as pd  # lazy: pandas (the result itself needs only numpy)

@@ -144,8 +144,7 @@ def test_long_tracks_go_by_windows_and_gradcam_is_per_step(small_model, known):
     res = classify([long, known[0][3]], model=small_model, device="cpu", gradcam=True)
     w = res.windows[0]
     assert [(x["start"], x["end"]) for x in w] == windows(2500)
-    np.testing.assert_allclose(res.probabilities[0],
-                               np.mean([x["probabilities"] for x in w], axis=0))
+    np.testing.assert_array_equal(res.probabilities[0], w[0]["probabilities"])  # first window
     assert res.gradcam[0].shape == (2500,) and res.gradcam[1].shape == (len(known[0][3]),)
     # one window: the map over the track's own steps of the padded input (predicted class)
     model, _ = ag.nn.load_checkpoint(small_model)
@@ -233,3 +232,24 @@ def test_uncertain_tracks_are_flagged_by_their_top_probability(known):
     rows = res.rows()
     assert [r["uncertain"] for r in rows] == [bool(u) for u in res.uncertain]
     assert "alpha_min" not in rows[0] and rows[0]["class_alpha_min"] in (0.1, 1.1, 1.0)
+
+
+def test_windows_csv_names_each_window_by_its_frames(tmp_path, small_model, known):
+    long = np.cumsum(np.random.default_rng(4).normal(size=(2500, 2)), 0)
+    write_trackpy_csv(tmp_path / "t.csv", [long, known[0][0]], first_frame=100)
+    out = tmp_path / "o"
+    assert main(["classify", str(tmp_path / "t.csv"), "--model", str(small_model), "--out",
+                 str(out), "-q", "--device", "cpu"]) == 0
+    with open(out / "windows.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["track_id"], r["window"], r["first_frame"], r["last_frame"]) for r in rows] == [
+        ("0", "0", "100", "1099"), ("0", "1", "850", "1849"), ("0", "2", "1600", "2599"),
+        ("1", "0", "100", str(99 + len(known[0][0])))]
+    with open(out / "classification.csv") as f:
+        first = next(csv.DictReader(f))
+    assert first["predicted"] == rows[0]["predicted"]  # a long track: its first window's
+    # a reused --out without long tracks loses windows.csv
+    write_trackpy_csv(tmp_path / "s.csv", [known[0][0]])
+    assert main(["classify", str(tmp_path / "s.csv"), "--model", str(small_model), "--out",
+                 str(out), "-q", "--device", "cpu"]) == 0
+    assert not (out / "windows.csv").exists()
