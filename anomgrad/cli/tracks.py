@@ -54,6 +54,10 @@ def add_classify(sub) -> None:
     p.add_argument("--figure", action="store_true",
                    help="draw the first tracks coloured by Grad-CAM (tracks.png)")
     p.add_argument("--batch-size", type=int_arg, default=512)
+    p.add_argument("--gaps", choices=("refuse", "split"), default="refuse",
+                   help="tracks with missing frames: refuse (listed as missing_frames, the "
+                        "default) or split (each piece between gaps classified on its own, "
+                        "named ID[first-last])")
     p.add_argument("--pixel-size", type=float_arg, default=None, metavar="UM",
                    help="micrometres per unit of the positions (e.g. per pixel): the diffusion "
                         "coefficient K of every track in um^2/s^alpha (default: input units)")
@@ -74,7 +78,7 @@ def run_classify(args) -> int:
     res = classify(args.input, model=args.model, gradcam=args.gradcam or args.figure,
                    device=args.device, amp=args.amp, batch_size=args.batch_size,
                    progress=not args.quiet, pixel_size=args.pixel_size,
-                   frame_interval=args.frame_interval, **reading)
+                   frame_interval=args.frame_interval, gaps=args.gaps, **reading)
     outputs.remove_stale(out, gradcam=args.gradcam, figure=args.figure)
     written = outputs.write_tables(out, res, os.path.abspath(args.input))
     if args.gradcam:

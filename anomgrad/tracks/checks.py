@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..io.tracks import Tracks
 from ..resandi.task import DIM, LENGTH, T_MIN
 
 STATUSES = {
@@ -35,6 +36,33 @@ def _frames_text(f) -> str:
     return ", ".join(map(str, f[:5])) + (f" and {len(f) - 5} more" if len(f) > 5 else "")
 
 
+def _range(a, b) -> str:
+    return str(int(a)) if a == b else f"{int(a)}-{int(b)}"
+
+
+GAPS = ("refuse", "split")
+
+
+def split_at_gaps(tracks):
+    """``(pieces, parent)``: every track cut where frames are missing, each piece named
+    ``ID[first-last]`` by its frames (tracks without gaps keep their id), and the index
+    of each piece's track."""
+    ids, pos, frames, parent = [], [], [], []
+    for i in range(len(tracks)):
+        f, p = tracks.frames_of(i), tracks.positions[i]
+        cuts = np.flatnonzero(np.diff(f) > 1) + 1
+        bounds = list(zip(np.r_[0, cuts], np.r_[cuts, len(f)]))
+        for a, b in bounds:
+            ids.append(tracks.ids[i] if len(bounds) == 1
+                       else f"{tracks.ids[i]}[{_range(f[a], f[b - 1])}]")
+            pos.append(p[a:b])
+            frames.append(f[a:b])
+            parent.append(i)
+    parent = np.asarray(parent, np.int64)
+    return Tracks(ids, pos, frames, tracks.model[parent], tracks.alpha[parent],
+                  source=tracks.source), parent
+
+
 def check_track(tid, positions: np.ndarray, frames: np.ndarray) -> tuple[str, str]:
     """``(status, message)`` of one track (positions (T, dim), frames (T,) sorted)."""
     T, dim = positions.shape
@@ -51,11 +79,13 @@ def check_track(tid, positions: np.ndarray, frames: np.ndarray) -> tuple[str, st
                                     f"more than once; keep one position per frame")
     if (d > 1).any():
         i = np.flatnonzero(d > 1)
-        gaps = [f"{frames[k] + 1}-{frames[k + 1] - 1}" for k in i[:5]]
-        return "missing_frames", (f"{name}: frames {', '.join(gaps)}"
-                                  f"{' and more' if i.size > 5 else ''} are missing; ResAnDi "
-                                  f"needs one position per frame (fill the gaps or split the "
-                                  f"track)")
+        gaps = [_range(frames[k] + 1, frames[k + 1] - 1) for k in i[:5]]
+        many = len(i) > 1 or d[i[0]] > 2
+        return "missing_frames", (f"{name}: frame{'s' if many else ''} {', '.join(gaps)}"
+                                  f"{' and more' if i.size > 5 else ''} "
+                                  f"{'are' if many else 'is'} missing; ResAnDi needs one "
+                                  f"position per frame (fill the gaps, or --gaps split: "
+                                  f"classify the pieces)")
     if T < T_MIN:
         return "too_short", f"{name}: {T} positions; ResAnDi needs at least {T_MIN}"
     moving = np.ptp(positions, axis=0) > 0
@@ -77,4 +107,4 @@ def windows(T: int, length: int = LENGTH) -> list[tuple[int, int]]:
     return [(int(s), int(s) + length) for s in starts]
 
 
-__all__ = ["STATUSES", "check_track", "windows"]
+__all__ = ["GAPS", "STATUSES", "check_track", "split_at_gaps", "windows"]

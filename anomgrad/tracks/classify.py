@@ -9,7 +9,7 @@ from .. import _validate as V
 from ..resandi.nn import load_checkpoint
 from ..resandi.precision import check_amp
 from ..resandi.pretrained import DEFAULT, SHIPPED, alpha_head, pretrained
-from .checks import check_track
+from .checks import GAPS, check_track, split_at_gaps
 from .inputs import as_tracks
 from .msd import check_scale, fit_tracks
 from .result import ClassifyResult
@@ -30,7 +30,8 @@ def _model(model, device):
 
 def classify(tracks, *, model=None, gradcam: bool = False, device=None, amp="auto",
              batch_size: int = 512, progress: bool = False, pixel_size: float | None = None,
-             frame_interval: float | None = None, **read) -> ClassifyResult:
+             frame_interval: float | None = None, gaps: str = "refuse",
+             **read) -> ClassifyResult:
     """Classify (and explain, with ``gradcam=True``) every track of ``tracks``.
 
     tracks : a path or in-memory tracks (:mod:`anomgrad.tracks.inputs`); ``read``
@@ -46,6 +47,9 @@ def classify(tracks, *, model=None, gradcam: bool = False, device=None, amp="aut
         frame: the TA-MSD fit of every classified track (``alpha_msd``, ``K``,
         :mod:`anomgrad.tracks.msd`) is then in um^2 / s^alpha (default: the input's units
         and frames).
+    gaps : "refuse" (a track with missing frames is listed as ``missing_frames``) or
+        "split" (it is cut at its gaps and each piece, named ``ID[first-last]``, is
+        classified on its own).
     """
     batch_size = V.check_int("batch_size", batch_size, 1)
     check_amp(amp)
@@ -54,7 +58,17 @@ def classify(tracks, *, model=None, gradcam: bool = False, device=None, amp="aut
     units = {"length": "unit" if pixel_size is None else "um",
              "time": "frame" if frame_interval is None else "s"}
     net, meta, head = _model(model, device)
+    if gaps not in GAPS:
+        raise ValueError(f"gaps must be one of {', '.join(map(repr, GAPS))}, got {gaps!r}")
     t, notes, truth = as_tracks(tracks, **read)
+    if gaps == "split":
+        n0 = len(t)
+        t, parent = split_at_gaps(t)
+        truth = truth[parent]
+        if len(t) > n0:
+            cut = np.unique(parent[1:][parent[1:] == parent[:-1]])
+            notes = notes + [f"{len(cut)} tracks with missing frames split into "
+                             f"{int(np.isin(parent, cut).sum())} pieces"]
     checks = [check_track(t.ids[i], t.positions[i], t.frames_of(i)) for i in range(len(t))]
     ok = [i for i, (s, _) in enumerate(checks) if s == "ok"]
     rows, probs, cams, alphas = infer(net, t, ok, gradcam=gradcam, amp=amp,

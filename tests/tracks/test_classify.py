@@ -13,12 +13,13 @@ import pytest
 import torch
 
 import anomgrad as ag
-from anomgrad.tracks.checks import windows
-from anomgrad.tracks.classify import classify
 from anomgrad.cli import main
+from anomgrad.io.tracks import Tracks
 from anomgrad.resandi import datasets as D
 from anomgrad.resandi import pretrained as P
 from anomgrad.resandi.nn import CheckpointError
+from anomgrad.tracks.checks import windows
+from anomgrad.tracks.classify import classify
 
 
 @pytest.fixture(scope="module")
@@ -253,3 +254,20 @@ def test_windows_csv_names_each_window_by_its_frames(tmp_path, small_model, know
     assert main(["classify", str(tmp_path / "s.csv"), "--model", str(small_model), "--out",
                  str(out), "-q", "--device", "cpu"]) == 0
     assert not (out / "windows.csv").exists()
+
+
+def test_gaps_are_refused_by_name_or_split_into_pieces(small_model):
+    p = np.cumsum(np.random.default_rng(6).normal(size=(200, 2)), 0)
+    frames = np.r_[0:50, 51:121, 125:205]  # one missing frame (50), then 121-124
+    t = Tracks(["a", "b"], [p, p[:60]], [frames, np.arange(60)])
+    res = classify(t, model=small_model, device="cpu")
+    assert res.status == ["missing_frames", "ok"]
+    assert "frames 50, 121-124 are missing" in res.message[0] and "50-50" not in res.message[0]
+    one = classify(Tracks(["c"], [p[:30]], [np.r_[0:10, 11:31]]), model=small_model, device="cpu")
+    assert "frame 10 is missing" in one.message[0]
+    res = classify(t, model=small_model, device="cpu", gaps="split")
+    assert res.ids == ["a[0-49]", "a[51-120]", "a[125-204]", "b"]
+    assert res.status == ["ok"] * 4 and list(res.lengths) == [50, 70, 80, 60]
+    assert any("1 tracks with missing frames split into 3 pieces" in n for n in res.notes)
+    with pytest.raises(ValueError, match="gaps must be one of"):
+        classify(t, model=small_model, device="cpu", gaps="fill")
