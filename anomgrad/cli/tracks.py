@@ -15,8 +15,10 @@ def _reading_options(p) -> None:
     p.add_argument("--format", dest="fmt", choices=READ_FORMATS + ("dataset",), default=None,
                    help="input format (default: from the file)")
     p.add_argument("--dim", type=int_arg, default=None,
-                   help="spatial dimensions: of andi-datasets inputs (default 2); of a tracking "
-                        "table with a z column, which must say: 3 reads x, y, z, 2 only x, y")
+                   help="spatial dimensions: of andi-datasets arrays (they do not record it, so "
+                        "give it unless the row length fits one dimension alone) and task files "
+                        "(default 2); of a tracking table with a varying z column: 3 reads x, "
+                        "y, z, 2 only x, y")
     p.add_argument("--ref", default=None, action="append",
                    help="AnDi 2020 ref1.txt (exponents) and/or ref2.txt (models) of a task "
                         "file (give --ref twice: both say the true class; then classify "

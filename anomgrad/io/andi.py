@@ -68,10 +68,23 @@ def _load_rows(path) -> np.ndarray:
     return np.asarray(a)
 
 
-def read_andi_array(src, dim: int = 2) -> Tracks:
-    """Tracks from an andi-datasets ``create_dataset`` array (or a file holding one)."""
+def read_andi_array(src, dim: int | None = None) -> Tracks:
+    """Tracks from an andi-datasets ``create_dataset`` array (or a file holding one).
+
+    Such an array does not record its dimension: a row of 2 + 2T numbers is as well a
+    2-D track of T positions as a 1-D one of 2T.  ``dim`` says which; without it only a
+    row length that fits one dimension alone is read, anything else is an error (a 1-D
+    file read as 2-D would silently give tracks of half the length on two axes)."""
     a = _load_rows(src) if isinstance(src, (str, os.PathLike)) else np.asarray(src)
     name = os.fspath(src) if isinstance(src, (str, os.PathLike)) else "array"
+    if dim is None and a.ndim == 2 and a.shape[1] > 2:
+        fits = [d for d in (1, 2, 3) if (a.shape[1] - 2) % d == 0]
+        if len(fits) > 1:
+            raise ValueError(f"{name}: andi-datasets arrays do not record their dimension, "
+                             f"and rows of {a.shape[1] - 2} positions fit dim "
+                             f"{' or '.join(map(str, fits))}: give --dim (dim=)")
+        dim = fits[0]
+    dim = 2 if dim is None else dim
     if a.ndim != 2 or not np.issubdtype(a.dtype, np.number) or a.shape[1] < 2 + 2 * dim:
         raise ValueError(f"{name}: an andi-datasets array is (n, 2 + dim * T) numbers "
                          f"[model, alpha, positions]; got shape {a.shape} {a.dtype}")

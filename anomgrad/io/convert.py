@@ -72,7 +72,7 @@ def load_tracks(path, fmt: str | None = None, *, dim: int | None = None, ref=Non
     elif fmt == "tracks":
         t = read_tracks(path)
     elif fmt == "andi":
-        t = andi.read_andi_array(path, dim or 2)
+        t = andi.read_andi_array(path, dim)
     elif fmt == "challenge":
         t, skipped = andi.read_andi_challenge(path, ref, dim or 2)
         if skipped:

@@ -83,11 +83,11 @@ READERS = {
     "checkpoint": ("m.pt", _checkpoint, load_checkpoint),
     "tracks": ("k.h5", _tracks_file, tracks.read_tracks),
     "tracking-csv": ("k.csv", _csv, tracking.read_tracking_csv),
-    "andi-array": ("a.npy", _andi_npy, andi.read_andi_array),
+    "andi-array": ("a.npy", _andi_npy, lambda p: andi.read_andi_array(p, dim=2)),
     "andi-challenge": ("task2.txt", _challenge, andi.read_andi_challenge),
     "load-tracks": ("k.h5", _tracks_file, convert.load_tracks),
     "load-tracks-csv": ("k.csv", _csv, convert.load_tracks),
-    "load-tracks-npy": ("a.npy", _andi_npy, convert.load_tracks),
+    "load-tracks-npy": ("a.npy", _andi_npy, lambda p: convert.load_tracks(p, dim=2)),
 }
 
 

@@ -40,7 +40,7 @@ def test_andi_array_round_trips_exactly(tmp_path, andi_rows):
     bad = andi_rows.copy()
     bad[0, 0] = 7
     with pytest.raises(ValueError, match="model numbers 0..4"):
-        andi.read_andi_array(bad)
+        andi.read_andi_array(bad, dim=2)
 
 
 def test_challenge_files_round_trip(tmp_path, rng):
@@ -102,7 +102,9 @@ def test_class_labels_map_to_andi_models_and_back():
 def test_convert_command_round_trip(tmp_path, andi_rows):
     np.save(tmp_path / "andi.npy", andi_rows)
     assert main(["convert", str(tmp_path / "andi.npy"), "--to", str(tmp_path / "tracks.h5"),
-                 "-q"]) == 0
+                 "-q"]) == 2  # andi arrays do not record their dimension
+    assert main(["convert", str(tmp_path / "andi.npy"), "--to", str(tmp_path / "tracks.h5"),
+                 "--dim", "2", "-q"]) == 0
     assert main(["convert", str(tmp_path / "tracks.h5"), "--to", "andi", "--out",
                  str(tmp_path / "back.npy"), "-q"]) == 0
     np.testing.assert_array_equal(np.load(tmp_path / "back.npy"), andi_rows)

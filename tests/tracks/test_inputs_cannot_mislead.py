@@ -92,3 +92,18 @@ def test_a_constant_z_column_is_2d_data(tmp_path):
     write_table(tmp_path / "flat.csv", x, z=True)
     t, _ = read_tracking_csv(tmp_path / "flat.csv")
     assert t.dim == 2
+
+
+def test_an_andi_array_needs_its_dimension_when_the_row_length_is_ambiguous(tmp_path):
+    from anomgrad.io.andi import read_andi_array
+
+    x = walks(n=4, T=50, dim=1)[..., 0]  # 1-D tracks of 50 positions
+    rows = np.column_stack([np.full(4, 2.0), np.full(4, 0.5), x])  # fbm, alpha 0.5
+    np.save(tmp_path / "a1.npy", rows)
+    with pytest.raises(ValueError, match=r"a1.npy: .* fit dim 1 or 2: give --dim"):
+        read_andi_array(tmp_path / "a1.npy")
+    t = read_andi_array(tmp_path / "a1.npy", dim=1)
+    assert t.dim == 1 and len(t.positions[0]) == 50
+    odd = np.column_stack([rows, x[:, :3]])  # 53 positions (a prime): 1-D only
+    assert read_andi_array(odd).dim == 1
+    assert main(["classify", str(tmp_path / "a1.npy"), "-q", "--out", str(tmp_path / "o")]) == 2
