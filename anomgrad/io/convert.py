@@ -27,7 +27,7 @@ from . import andi, tracking, trajectories
 from .atomic import replacing
 from .h5 import FileFormatError, attr_str, no_such_file, open_h5
 from .tracks import FORMAT_NAME as TRACKS_FORMAT
-from .tracks import Tracks, read_tracks, write_tracks
+from .tracks import Tracks, read_tracks, trim_end_padding, write_tracks
 
 READ_FORMATS = ("csv", "tracks", "andi", "challenge", "trajectories", "array")
 WRITE_FORMATS = ("csv", "tracks", "andi", "challenge")
@@ -87,7 +87,9 @@ def load_tracks(path, fmt: str | None = None, *, dim: int | None = None, ref=Non
         if a.ndim != 3 or not np.issubdtype(a.dtype, np.number):
             raise ValueError(f"{path}: an array of tracks is (n, dim, T) numbers; got shape "
                              f"{a.shape} {a.dtype}")
-        t = Tracks.from_array(a, source=os.path.basename(path))
+        t, padded = trim_end_padding(Tracks.from_array(a, source=os.path.basename(path)))
+        if padded:
+            notes.append(f"NaN end padding removed from {padded} tracks")
     else:
         raise FileFormatError(f"{path}: {'format ' + repr(fmt) if fmt else 'this file'} is "
                               f"not a format anomgrad reads ({', '.join(READ_FORMATS)})")

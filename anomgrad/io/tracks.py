@@ -154,4 +154,21 @@ def read_tracks(path) -> Tracks:
                   source=source or os.path.basename(path))
 
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "Tracks", "read_tracks", "write_tracks"]
+def trim_end_padding(tracks: Tracks) -> tuple[Tracks, int]:
+    """``tracks`` with NaN end padding removed (the way a ragged set of tracks is stored
+    in one (n, dim, T) array: each track's positions, then NaN to the end), and how many
+    tracks had some.  A NaN before a track's last finite position is left alone: that is
+    missing data, which classify reports."""
+    n = 0
+    for k, p in enumerate(tracks.positions):
+        ok = np.isfinite(p).any(axis=1)
+        last = int(np.flatnonzero(ok)[-1]) + 1 if ok.any() else 0
+        if last < len(p) and not ok[last:].any():
+            tracks.positions[k] = p[:last]
+            if tracks.frames is not None:
+                tracks.frames[k] = tracks.frames[k][:last]
+            n += 1
+    return tracks, n
+
+
+__all__ = ["trim_end_padding", "FORMAT_NAME", "FORMAT_VERSION", "Tracks", "read_tracks", "write_tracks"]

@@ -13,7 +13,7 @@ import numpy as np
 from ..io.convert import load_tracks
 from ..io.h5 import attr_str
 from ..io.tracking import tracks_from_frame
-from ..io.tracks import Tracks
+from ..io.tracks import Tracks, trim_end_padding
 from ..resandi import datasets as D
 from ..resandi.task import andi_labels, class_of_andi
 
@@ -54,6 +54,10 @@ def as_tracks(data, *, fmt: str | None = None, dim: int | None = None, ref=None,
     else:
         tracks = Tracks.from_array(data if not isinstance(data, np.ndarray) else
                                    np.asarray(data, np.float64))
+        if isinstance(data, np.ndarray):  # one (n, dim, T) array: ragged tracks end in NaN
+            tracks, padded = trim_end_padding(tracks)
+            if padded:
+                notes.append(f"NaN end padding removed from {padded} tracks")
     return tracks, notes, class_of_andi(tracks.model, tracks.alpha)
 
 

@@ -107,3 +107,19 @@ def test_an_andi_array_needs_its_dimension_when_the_row_length_is_ambiguous(tmp_
     odd = np.column_stack([rows, x[:, :3]])  # 53 positions (a prime): 1-D only
     assert read_andi_array(odd).dim == 1
     assert main(["classify", str(tmp_path / "a1.npy"), "-q", "--out", str(tmp_path / "o")]) == 2
+
+
+def test_nan_end_padding_of_a_ragged_array_is_padding_not_bad_data(tmp_path):
+    from anomgrad.tracks.classify import classify
+
+    x = np.full((3, 2, 300), np.nan)
+    w = walks(n=3, T=300)
+    for k, T in enumerate((300, 120, 40)):
+        x[k, :, :T] = w[k, :T].T
+    x[2, 0, 10] = np.nan  # a NaN inside a track is missing data, not padding
+    np.save(tmp_path / "ragged.npy", x)
+    for src in (str(tmp_path / "ragged.npy"), x):
+        res = classify(src, device="cpu")
+        assert list(res.lengths) == [300, 120, 40]
+        assert res.status == ["ok", "ok", "non_finite"]
+        assert any("NaN end padding removed from 2 tracks" in n for n in res.notes)
