@@ -20,7 +20,7 @@ import sys
 
 from .._version import __version__
 from . import cam, experiments, generate, resandi, tracks
-from ._common import CLIError, Parser
+from ._common import START_OVER, CLIError, Parser
 
 COMMANDS = (generate.add, resandi.add_dataset, resandi.add_train, resandi.add_evaluate,
             cam.add_gradcam, experiments.add_erasure, experiments.add_augment,
@@ -56,9 +56,9 @@ def main(argv=None) -> int:
             raise
         print(f"anomgrad {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"anomgrad {args.command}: interrupted; run the same command again to resume",
-              file=sys.stderr)
+    except KeyboardInterrupt:  # say what a new run does: only some commands resume
+        print(f"anomgrad {args.command}: interrupted; "
+              f"{getattr(args, 'on_interrupt', START_OVER)}", file=sys.stderr)
         return 130
 
 

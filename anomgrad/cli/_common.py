@@ -14,6 +14,11 @@ class CLIError(Exception):
     """A user error: printed without a traceback, exit status 2."""
 
 
+# what a command interrupted by Ctrl-C says a new run does (``on_interrupt`` default)
+START_OVER = "nothing was kept: run the command again to start over"
+RESUMES = "run the same command again to resume"
+
+
 def int_arg(text: str) -> int:
     """An integer: ``1000000``, ``1_000_000`` or ``1e6``."""
     s = text.strip().replace("_", "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ._common import AMP, DEVICE, QUIET, int_arg, say
+from ._common import AMP, DEVICE, QUIET, RESUMES, int_arg, say
 
 
 def add_gradcam(sub) -> None:
@@ -28,7 +28,7 @@ def add_gradcam(sub) -> None:
     p.add_argument("--figure", nargs="?", const=True, default=None,
                    help="draw Fig. 2-style pictures (PNG; default OUT with .png)")
     p.add_argument("--batch-size", type=int_arg, default=1024)
-    p.set_defaults(func=run_gradcam)
+    p.set_defaults(func=run_gradcam, on_interrupt=RESUMES + " from OUT.partial")
 
 
 def run_gradcam(args) -> int:

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from ._common import ANY_FAMILY, DEVICE, QUIET, SEED, float_arg, int_arg, say
+from ._common import ANY_FAMILY, DEVICE, QUIET, RESUMES, SEED, float_arg, int_arg, say
 
 
 def add_erasure(sub) -> None:
@@ -86,7 +86,7 @@ def add_augment(sub) -> None:
                    help="time budget per network")
     p.add_argument("--test-rows", type=int_arg, default=None,
                    help="use the first N test rows per class (default: all)")
-    p.set_defaults(func=run_augment)
+    p.set_defaults(func=run_augment, on_interrupt=RESUMES + ": finished networks are kept")
 
 
 def run_augment(args) -> int:
@@ -190,7 +190,7 @@ def add_reproduce(sub) -> None:
     p.add_argument("--recipe", choices=("paper", "fast"), default=None,
                    help="full size only: paper (default, the published recipe) or fast "
                         "(anomgrad's fast recipe for every network; about an hour on one GPU)")
-    p.set_defaults(func=run_reproduce)
+    p.set_defaults(func=run_reproduce, on_interrupt=RESUMES + ": finished stages are kept")
 
 
 def run_reproduce(args) -> int:

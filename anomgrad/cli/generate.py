@@ -18,9 +18,7 @@ from .. import _validate as V
 from ..config import CLI_CHUNK_BYTES, MODELS
 from ..generate import check_alpha_range
 from ..io import trajectories
-from ._common import OVERWRITE, QUIET, SEED, CLIError, checked, float_arg, int_arg, say
-
-
+from ._common import OVERWRITE, QUIET, RESUMES, SEED, CLIError, checked, float_arg, int_arg, say
 def add(sub) -> None:
     p = sub.add_parser(
         "generate", help="generate trajectories into an HDF5 file", parents=[SEED, OVERWRITE, QUIET],
@@ -45,7 +43,7 @@ def add(sub) -> None:
     p.add_argument("--out", required=True, help="output HDF5 file")
     p.add_argument("--chunk", type=int_arg, default=None,
                    help="trajectories per chunk (default: about CLI_CHUNK_BYTES of output)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, on_interrupt=RESUMES + " from OUT.partial")
 
 
 def _params(args):

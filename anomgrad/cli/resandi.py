@@ -10,8 +10,8 @@ from .. import _validate as V
 from ..io.h5 import fmt_bytes
 from ..resandi import datasets as D
 from ..resandi.recipes import option_fields
-from ._common import (AMP, ANY_FAMILY, DEVICE, OVERWRITE, QUIET, SEED, CLIError, checked, float_arg,
-                      int_arg, say)
+from ._common import (AMP, ANY_FAMILY, DEVICE, OVERWRITE, QUIET, RESUMES, SEED, CLIError,
+                      checked, float_arg, int_arg, say)
 
 
 def add_dataset(sub) -> None:
@@ -37,7 +37,7 @@ def add_dataset(sub) -> None:
                    help="how many files to write (numbers FILE .. FILE+FILES-1; default 1)")
     p.add_argument("--classes", type=int_arg, nargs="+", default=None,
                    help="only these labels (0..7; default all eight)")
-    p.set_defaults(func=run_dataset)
+    p.set_defaults(func=run_dataset, on_interrupt=RESUMES + " from OUT.partial")
 
 
 def _dataset_paths(out: str, first: int, count: int, split: str) -> list[str]:
@@ -103,7 +103,7 @@ def add_train(sub) -> None:
         if not kw.get("required"):
             kw["default"] = None  # the recipe's value
         p.add_argument("--" + f.name.replace("_", "-"), **kw)
-    p.set_defaults(func=run_train)
+    p.set_defaults(func=run_train, on_interrupt="run the same command with --resume to continue from the last epoch saved")
 
 
 def run_train(args) -> int:

@@ -127,12 +127,20 @@ def save_tracks(path, tracks: Tracks, fmt: str | None = None) -> list[str]:
 
 
 def _write_csv(path, tracks: Tracks) -> None:
+    """One row per position; the labels (andi-datasets model number, alpha) of every
+    track in two more columns when any is known, so that no label is lost on the way
+    (:func:`~anomgrad.io.tracking.tracks_from_frame` reads them back)."""
+    labels = bool((tracks.model >= 0).any() or np.isfinite(tracks.alpha).any())
     with replacing(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(["track_id", "frame"] + ["x", "y", "z"][:tracks.dim])
+        w.writerow(["track_id", "frame"] + ["x", "y", "z"][:tracks.dim]
+                   + (list(tracking.LABEL_COLUMNS) if labels else []))
         for i, (tid, p) in enumerate(zip(tracks.ids, tracks.positions)):
+            lab = ([int(tracks.model[i]) if tracks.model[i] >= 0 else "",
+                    repr(float(tracks.alpha[i])) if np.isfinite(tracks.alpha[i]) else ""]
+                   if labels else [])
             for fr, row in zip(tracks.frames_of(i), p):
-                w.writerow([tid, int(fr)] + [repr(float(v)) for v in row])
+                w.writerow([tid, int(fr)] + [repr(float(v)) for v in row] + lab)
 
 
 __all__ = ["READ_FORMATS", "WRITE_FORMATS", "guess_format", "load_tracks", "save_tracks"]

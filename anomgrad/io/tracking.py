@@ -52,6 +52,7 @@ def _pick(header, given, names, what, required=True):
 
 
 UNTRACKED = ("", "None", "nan", "NaN")  # track ids of spots that belong to no track
+LABEL_COLUMNS = ("andi_model", "alpha")  # per-track labels, as anomgrad convert writes them
 # a field like 0,126 or -12,5e-3 between ; or tab separators: a decimal comma (European
 # spreadsheets write these); such a file is read with decimal=","
 _DECIMAL_COMMA = re.compile(r"(?:^|[;\t])\s*-?\d+,\d+(?:[eE][-+]?\d+)?\s*(?=[;\t]|$)", re.M)
@@ -129,7 +130,17 @@ def tracks_from_frame(df, *, source: str = "table", **columns) -> tuple[Tracks, 
         return Tracks([], [], [], source=source), skipped
     cuts = np.cumsum(np.bincount(code, minlength=len(ids)))[:-1]
     frames = np.split(frame[order].astype(np.int64), cuts)
-    return Tracks(list(ids), np.split(pos[order], cuts), frames, source=source), skipped
+    first = order[np.r_[0, cuts]]  # each track's first row
+    lab = {}
+    low = {str(c).strip().lower(): k for k, c in enumerate(df.columns)}
+    for name in LABEL_COLUMNS:
+        if name in low:
+            lab[name] = pd.to_numeric(df.iloc[:, low[name]], errors="coerce").to_numpy(
+                np.float64)[keep][first]
+    model = lab.get("andi_model")
+    model = None if model is None else np.where(np.isfinite(model), model, -1).astype(np.int64)
+    return Tracks(list(ids), np.split(pos[order], cuts), frames, model, lab.get("alpha"),
+                  source=source), skipped
 
 
 def read_tracking_csv(path, **columns) -> tuple[Tracks, dict]:

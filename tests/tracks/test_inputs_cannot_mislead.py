@@ -123,3 +123,20 @@ def test_nan_end_padding_of_a_ragged_array_is_padding_not_bad_data(tmp_path):
         assert list(res.lengths) == [300, 120, 40]
         assert res.status == ["ok", "ok", "non_finite"]
         assert any("NaN end padding removed from 2 tracks" in n for n in res.notes)
+
+
+def test_convert_to_csv_keeps_the_labels(tmp_path):
+    from anomgrad.io import convert
+    from anomgrad.io.tracks import Tracks
+
+    w = walks(n=3, T=40)
+    t = Tracks(["a", "b", "c"], list(w), None, np.array([2, -1, 4]), np.array([0.5, np.nan, 1.0]))
+    convert.save_tracks(tmp_path / "t.csv", t)
+    back, _ = convert.load_tracks(tmp_path / "t.csv")
+    np.testing.assert_array_equal(back.model, [2, -1, 4])
+    np.testing.assert_array_equal(back.alpha, [0.5, np.nan, 1.0])
+    for p, q in zip(w, back.positions):
+        np.testing.assert_array_equal(p, q)
+    # unlabelled tracks: no label columns
+    convert.save_tracks(tmp_path / "u.csv", Tracks(["a"], [w[0]]))
+    assert (tmp_path / "u.csv").read_text().splitlines()[0] == "track_id,frame,x,y"
