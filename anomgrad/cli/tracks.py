@@ -8,7 +8,8 @@ import os
 from ..io.convert import READ_FORMATS, WRITE_FORMATS
 from ._common import AMP, DEVICE, QUIET, float_arg, int_arg, say
 
-READING = dict(fmt=None, dim=2, ref=None, id_col=None, frame_col=None, x_col=None, y_col=None)
+READING = dict(fmt=None, dim=None, ref=None, id_col=None, frame_col=None, x_col=None,
+               y_col=None, truth_col=None)
 
 
 def _reading_options(p) -> None:
@@ -26,6 +27,9 @@ def _reading_options(p) -> None:
     for c, what in (("id", "track id"), ("frame", "frame"), ("x", "x"), ("y", "y")):
         p.add_argument(f"--{c}-col", default=None,
                        help=f"column of the {what} (default: trackpy's or TrackMate's name)")
+    p.add_argument("--truth", dest="truth_col", default=None, metavar="COL",
+                   help="a column of a tracking table with each track's true class (a name "
+                        "such as sub-FBM, or its label 0..7): classify then scores itself")
 
 
 def _reading(args) -> dict:

@@ -79,7 +79,8 @@ def _columns(header, *, id_col=None, frame_col=None, x_col=None, y_col=None, z_c
     return ci, cf, axes, unasked_z
 
 
-def tracks_from_frame(df, *, source: str = "table", **columns) -> tuple[Tracks, dict]:
+def tracks_from_frame(df, *, source: str = "table", truth_col=None,
+                      **columns) -> tuple[Tracks, dict]:
     """Tracks from a pandas ``DataFrame`` of detections (one row per detection).
 
     ``columns``: ``id_col``, ``frame_col``, ``x_col``, ``y_col``, ``z_col`` and ``dim``
@@ -139,8 +140,12 @@ def tracks_from_frame(df, *, source: str = "table", **columns) -> tuple[Tracks, 
                 np.float64)[keep][first]
     model = lab.get("andi_model")
     model = None if model is None else np.where(np.isfinite(model), model, -1).astype(np.int64)
+    truth = None
+    if truth_col is not None:  # each track's first value, as text (the caller maps it)
+        ct = _pick([str(c) for c in df.columns], truth_col, (), "truth")
+        truth = [str(v).strip() for v in df.iloc[:, ct].astype(str).to_numpy()[keep][first]]
     return Tracks(list(ids), np.split(pos[order], cuts), frames, model, lab.get("alpha"),
-                  source=source), skipped
+                  source=source, truth=truth), skipped
 
 
 def read_tracking_csv(path, **columns) -> tuple[Tracks, dict]:
@@ -151,6 +156,7 @@ def read_tracking_csv(path, **columns) -> tuple[Tracks, dict]:
     classifier then reports)."""
     import pandas as pd  # lazy: pandas (import anomgrad stays light)
 
+    truth_col = columns.pop("truth_col", None)
     path = check_text(path, "tracking CSV")
     try:
         with open(path, newline="") as f:
@@ -171,7 +177,8 @@ def read_tracking_csv(path, **columns) -> tuple[Tracks, dict]:
         check_line_end(path)
         if len(df) == 0:
             raise ValueError("the table has a header and no data rows: no tracks to read")
-        return tracks_from_frame(df, source=os.path.basename(path), **columns)
+        return tracks_from_frame(df, source=os.path.basename(path), truth_col=truth_col,
+                                 **columns)
     except UnicodeDecodeError as e:
         raise ValueError(f"{path}: not a text (CSV) file ({e})") from None
     except (csv.Error, pd.errors.ParserError, pd.errors.EmptyDataError) as e:

@@ -43,6 +43,7 @@ class Tracks:
     model: np.ndarray | None = None
     alpha: np.ndarray | None = None
     source: str = ""
+    truth: list | None = None  # per track, the text of a truth column of the input (or None)
 
     def __post_init__(self):
         self.ids = [str(i) for i in self.ids]
@@ -62,6 +63,8 @@ class Tracks:
                       else np.asarray(self.alpha, np.float64))
         if self.model.shape != (n,) or self.alpha.shape != (n,):
             raise ValueError("model and alpha must have one value per track")
+        if self.truth is not None and len(self.truth) != n:
+            raise ValueError("truth: one value per track is needed")
 
     def __len__(self) -> int:
         return len(self.positions)

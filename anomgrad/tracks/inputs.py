@@ -15,7 +15,7 @@ from ..io.h5 import attr_str
 from ..io.tracking import tracks_from_frame
 from ..io.tracks import Tracks, trim_end_padding
 from ..resandi import datasets as D
-from ..resandi.task import andi_labels, class_of_andi
+from ..resandi.task import CLASS_NAMES, andi_labels, class_of_andi
 
 
 def _dataset_tracks(path) -> Tracks:
@@ -58,7 +58,31 @@ def as_tracks(data, *, fmt: str | None = None, dim: int | None = None, ref=None,
             tracks, padded = trim_end_padding(tracks)
             if padded:
                 notes.append(f"NaN end padding removed from {padded} tracks")
-    return tracks, notes, class_of_andi(tracks.model, tracks.alpha)
+    truth = class_of_andi(tracks.model, tracks.alpha)
+    if columns.get("truth_col") is not None:
+        if tracks.truth is None:
+            raise ValueError("truth_col (--truth) applies to tracking tables (CSV, DataFrame)")
+        truth = _classes(tracks.truth, columns["truth_col"])
+    return tracks, notes, truth
+
+
+def _classes(values, column) -> np.ndarray:
+    """Our labels of a truth column's texts: a class name (any case) or its label 0..7;
+    an empty value is an unknown class (-1)."""
+    names = {n.lower(): k for k, n in enumerate(CLASS_NAMES)}
+    out = np.full(len(values), -1, np.int64)
+    for k, v in enumerate(values):
+        t = v.strip().lower()
+        if t in ("", "nan", "none"):
+            continue
+        if t in names:
+            out[k] = names[t]
+        elif t.lstrip("-").isdigit() and 0 <= int(t) < len(CLASS_NAMES):
+            out[k] = int(t)
+        else:
+            raise ValueError(f"truth column {column!r}: {v!r} is not a class (a name of "
+                             f"{', '.join(CLASS_NAMES)} or a label 0..{len(CLASS_NAMES) - 1})")
+    return out
 
 
 __all__ = ["as_tracks"]

@@ -5,6 +5,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 from anomgrad.cli import main
 from anomgrad.io.andi import read_andi_challenge, write_andi_challenge
@@ -56,3 +57,32 @@ def test_without_truth_there_is_no_evaluation(tmp_path):
     out = tmp_path / "o"
     assert main(["classify", str(task), "--out", str(out), "-q", "--device", "cpu"]) == 0
     assert json.loads((out / "classification.json").read_text())["evaluation"] is None
+
+
+def test_a_truth_column_of_a_tracking_table(tmp_path):
+    import csv
+
+    from anomgrad.tracks.classify import classify
+
+    per = 6
+    path = tmp_path / "t.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["frame", "particle", "x", "y", "cls"])
+        for c in range(8):
+            g = D.generate_class("varying", "test", 0, c, 0, per, seed=4)
+            for j, (x, T) in enumerate(zip(g["x"], g["T"])):
+                name = D.CLASS_NAMES[c] if j % 2 else str(c)  # names and labels both
+                for t in range(max(int(T), 300)):
+                    w.writerow([t, f"{c}-{j}", x[0, t], x[1, t], name.upper() if j == 1 else name])
+    res = classify(path, device="cpu", truth_col="cls")
+    np.testing.assert_array_equal(res.truth, np.repeat(np.arange(8), per))
+    ev = res.evaluation()
+    assert ev["n_known"] == 8 * per and ev["accuracy"] > 0.6
+    bad = tmp_path / "bad.csv"
+    bad.write_text(path.read_text().replace("sub-FBM", "subFBM", 1))
+    with pytest.raises(ValueError, match=r"truth column 'cls': 'subFBM' is not a class"):
+        classify(bad, device="cpu", truth_col="cls")
+    np.save(tmp_path / "a.npy", np.zeros((2, 2, 50)))
+    with pytest.raises(ValueError, match="applies to tracking tables"):
+        classify(tmp_path / "a.npy", device="cpu", truth_col="cls")
