@@ -58,7 +58,11 @@ def add_classify(sub) -> None:
                         "noticeable localization error) or a checkpoint file")
     p.add_argument("--gradcam", action="store_true", help="also write gradcam.h5")
     p.add_argument("--figure", action="store_true",
-                   help="draw the first tracks coloured by Grad-CAM (tracks.png)")
+                   help="draw tracks coloured by Grad-CAM with their probabilities (tracks.png)")
+    p.add_argument("--figure-tracks", default=None, metavar="ID,...",
+                   help="the tracks to draw (default: the --figure-n most and least confident)")
+    p.add_argument("--figure-n", type=int_arg, default=4, metavar="N",
+                   help="most and least confident tracks to draw (default 4 each)")
     p.add_argument("--batch-size", type=int_arg, default=512)
     p.add_argument("--gaps", choices=("refuse", "split"), default="refuse",
                    help="tracks with missing frames: refuse (listed as missing_frames, the "
@@ -78,6 +82,10 @@ def run_classify(args) -> int:
     from ..tracks.classify import classify  # lazy: torch
     from ..resandi.calibration import UNCERTAIN_BELOW  # lazy: with classify (keeps --help fast)
 
+    if (args.figure_tracks or args.figure_n != 4) and not args.figure:
+        raise ValueError("argument --figure-tracks/--figure-n: draw with --figure")
+    if args.figure_n < 1:
+        raise ValueError(f"argument --figure-n: must be >= 1, got {args.figure_n}")
     out = args.out or os.path.splitext(os.path.abspath(args.input))[0] + "-classified"
     os.makedirs(out, exist_ok=True)
     reading = _reading(args)
@@ -90,7 +98,9 @@ def run_classify(args) -> int:
     if args.gradcam:
         written.append(outputs.write_gradcam(out, res))
     if args.figure:
-        written.append(outputs.figure(os.path.join(out, "tracks.png"), res))
+        ids = [t.strip() for t in args.figure_tracks.split(",")] if args.figure_tracks else None
+        written.append(outputs.figure(os.path.join(out, "tracks.png"), res, ids,
+                                      args.figure_n))
     counts = ", ".join(f"{res.status.count(s)} {s}" for s in sorted(set(res.status)))
     say(args, f"{len(res.ids)} tracks ({counts}); " + "; ".join(res.notes + [""]) +
         f"written: {', '.join(os.path.basename(w) for w in written)} in {out}")

@@ -93,43 +93,82 @@ def write_gradcam(out: str, res: ClassifyResult) -> str:
     return path
 
 
-def figure(path: str, res: ClassifyResult, first: int = 8) -> str:
-    """The first classified tracks in the xy-plane, coloured by their (min-max scaled)
-    Grad-CAM when computed, each with its class probabilities."""
+def figure_tracks(res: ClassifyResult, ids=None, n: int = 4) -> list[int]:
+    """The tracks a figure shows: ``ids`` (track ids, in that order; each must have been
+    classified), else the ``n`` most confident and the ``n`` least confident classified
+    tracks (by the predicted class's probability)."""
+    ok = np.flatnonzero(res.label >= 0)
+    if not len(ok):
+        raise ValueError("figure: no track could be classified, nothing to draw")
+    if ids:
+        where = {tid: k for k, tid in enumerate(res.ids)}
+        out = []
+        for tid in ids:
+            k = where.get(str(tid))
+            if k is None:
+                raise ValueError(f"figure_tracks: no track {tid!r} in the input")
+            if res.label[k] < 0:
+                raise ValueError(f"figure_tracks: track {tid!r} was not classified "
+                                 f"({res.status[k]})")
+            out.append(k)
+        return out
+    order = ok[np.argsort(-res.top_probability[ok], kind="stable")]
+    most = list(order[:n])
+    least = [k for k in order[::-1][:n] if k not in most][::-1]
+    return most + least
+
+
+def figure(path: str, res: ClassifyResult, ids=None, n: int = 4) -> str:
+    """Tracks in the xy-plane with axes in the input's units (or um with a pixel size),
+    coloured by their Grad-CAM (min-max scaled per track) when computed, each with its
+    id, predicted class and probability, and a bar chart of its 8 probabilities: the
+    tracks of :func:`figure_tracks`."""
     from matplotlib.collections import LineCollection  # lazy: matplotlib
     from matplotlib.figure import Figure  # lazy: matplotlib
 
-    pick = [i for i, s in enumerate(res.status) if s == "ok"][:first]
-    if not pick:
-        raise ValueError("figure: no track could be classified, nothing to draw")
+    pick = figure_tracks(res, ids, n)
     cols = min(4, len(pick))
     nrows = -(-len(pick) // cols)
-    fig = Figure(figsize=(3.0 * cols, 4.2 * nrows))
+    fig = Figure(figsize=(3.4 * cols, 5.0 * nrows), layout="constrained")
     axes = fig.subplots(2 * nrows, cols, squeeze=False, height_ratios=[3, 1] * nrows)
     for ax in axes.ravel():
         ax.set_axis_off()
+    unit = {"um": "um", "unit": "input units"}.get(res.units["length"], res.units["length"])
+    top = res.top_probability
     lc = None
     for k, i in enumerate(pick):
         ax, bar = axes[2 * (k // cols), k % cols], axes[2 * (k // cols) + 1, k % cols]
+        ax.set_axis_on()
         xy = res.tracks.positions[i]
         c = res.gradcam[i] if res.gradcam is not None else np.zeros(len(xy))
         c = (c - c.min()) / (np.ptp(c) or 1.0)
-        lc = LineCollection(np.stack([xy[:-1], xy[1:]], axis=1), cmap="coolwarm", linewidths=0.8)
+        lc = LineCollection(np.stack([xy[:-1], xy[1:]], axis=1), cmap="coolwarm",
+                            linewidths=0.9)
         lc.set_array(0.5 * (c[:-1] + c[1:]))
+        lc.set_clim(0, 1)
         ax.add_collection(lc)
         ax.autoscale()
         ax.set_aspect("equal", adjustable="datalim")
-        ax.set_title(f"{res.ids[i]}: {res.class_name[i]} (T={len(xy)})", fontsize=8)
+        ax.set_xlabel(f"x ({unit})", fontsize=7)
+        ax.set_ylabel(f"y ({unit})", fontsize=7)
+        ax.tick_params(labelsize=6)
+        flag = " (uncertain)" if res.uncertain[i] else ""
+        ax.set_title(f"track {res.ids[i]}, T = {len(xy)}\n{res.class_name[i]}, "
+                     f"p = {top[i]:.2f}{flag}", fontsize=8)
         bar.set_axis_on()
         bar.bar(range(len(CLASS_NAMES)), res.probabilities[i], color="0.4")
-        bar.set_xticks(range(len(CLASS_NAMES)), CLASS_NAMES, rotation=60, fontsize=5)
+        bar.set_xticks(range(len(CLASS_NAMES)), CLASS_NAMES, rotation=60, fontsize=6)
         bar.set_ylim(0, 1)
-        bar.tick_params(labelsize=5)
+        bar.set_ylabel("probability", fontsize=6)
+        bar.tick_params(labelsize=6)
     if res.gradcam is not None and lc is not None:
-        fig.colorbar(lc, ax=axes.ravel().tolist(), shrink=0.5,
-                     label="Grad-CAM of the predicted class (min-max)")
+        fig.colorbar(lc, ax=axes.ravel().tolist(), shrink=0.4,
+                     label="Grad-CAM of the predicted class (min-max per track)")
+    what = "chosen tracks" if ids else f"the {n} most and the {n} least confident tracks"
+    fig.suptitle(f"{res.tracks.source or 'tracks'}: {what}", fontsize=10)
     atomic_savefig(fig, path, dpi=150)
     return path
 
 
-__all__ = ["figure", "write_gradcam", "write_tables"]
+__all__ = ["OPTIONAL", "figure", "figure_tracks", "remove_stale", "write_gradcam",
+           "write_tables"]

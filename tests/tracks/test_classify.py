@@ -271,3 +271,25 @@ def test_gaps_are_refused_by_name_or_split_into_pieces(small_model):
     assert any("1 tracks with missing frames split into 3 pieces" in n for n in res.notes)
     with pytest.raises(ValueError, match="gaps must be one of"):
         classify(t, model=small_model, device="cpu", gaps="fill")
+
+
+def test_the_figure_shows_the_most_and_least_confident_or_the_chosen_tracks(tmp_path, small_model,
+                                                                         known):
+    from anomgrad.tracks import outputs
+
+    res = classify(known[0][:20], model=small_model, device="cpu", gradcam=True)
+    pick = outputs.figure_tracks(res, n=3)
+    top = res.top_probability
+    assert len(pick) == 6 and top[pick[0]] == top.max() and top[pick[-1]] == top.min()
+    assert outputs.figure_tracks(res, ids=["4", "2"]) == [4, 2]
+    with pytest.raises(ValueError, match="no track 'zz'"):
+        outputs.figure_tracks(res, ids=["zz"])
+    path = outputs.figure(str(tmp_path / "f.png"), res, n=2)
+    assert os.path.getsize(path) > 10_000
+    write_trackpy_csv(tmp_path / "t.csv", known[0][:6])
+    assert main(["classify", str(tmp_path / "t.csv"), "--model", str(small_model), "--figure",
+                 "--figure-tracks", "1,3", "--out", str(tmp_path / "o"), "-q",
+                 "--device", "cpu"]) == 0
+    assert (tmp_path / "o" / "tracks.png").exists()
+    assert main(["classify", str(tmp_path / "t.csv"), "--figure-n", "2", "-q",
+                 "--out", str(tmp_path / "o2")]) == 2  # --figure-n without --figure
