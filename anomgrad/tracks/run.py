@@ -57,10 +57,13 @@ def infer(model, tracks, ok, *, gradcam: bool = False, amp="auto", batch_size: i
                 if head is not None:
                     with torch.inference_mode(), autocast(dev, bf16):
                         feats = model.features(x)
-            else:
+            elif hasattr(model, "features"):  # a ResAnDi: its features serve the alpha head
                 with torch.inference_mode(), autocast(dev, bf16):
                     feats = model.features(x)
                     logits = model.fc(feats)
+            else:  # any other network mapping the input to logits
+                with torch.inference_mode(), autocast(dev, bf16):
+                    logits = model(x)
             probs.append(torch.softmax(logits.float(), 1).cpu().numpy().astype(np.float64))
             if head is not None:
                 lengths = torch.tensor([e - s for _, s, e in chunk], device=dev)
