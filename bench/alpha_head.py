@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from noise_robustness import BANDS, NOISE_SEED_TAG, SIGMAS, band_of, load_test  # noqa: E402
+from noise_robustness import BANDS, SIGMAS, band_of, load_test, noisy_levels  # noqa: E402
 
 from anomgrad.io.atomic import atomic_torch_save, atomic_write_json  # noqa: E402
 from anomgrad.resandi import datasets as D  # noqa: E402
@@ -62,19 +62,6 @@ def training_set(per_class: int, noise: float, seed: int = 0):
     return np.concatenate(xs), np.concatenate(Ts), np.concatenate(As)
 
 
-def test_alpha(test: dict, path: str) -> np.ndarray:
-    if path.endswith(".npz"):
-        with np.load(path) as f:
-            a = {"T": f["T"], "label": f["label"], "alpha": f["alpha"]}
-        keep = np.concatenate([np.flatnonzero(a["label"] == c)[:len(test["label"]) // 8]
-                               for c in range(8)])
-        return a["alpha"][keep]
-    d = D.load(path, fields=("alpha", "label"))
-    keep = np.concatenate([np.flatnonzero(d["label"] == c)[:len(test["label"]) // 8]
-                           for c in range(8)])
-    return d["alpha"][keep]
-
-
 def summarize(err, label, band):
     return {"mae": float(err.mean()),
             "per_class": {n: float(err[label == c].mean()) for c, n in enumerate(D.CLASS_NAMES)},
@@ -92,13 +79,9 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     os.makedirs(a.out, exist_ok=True)
     test = load_test(a.test, a.test_per_class)
-    alpha_true = test_alpha(test, a.test)
+    alpha_true = test["alpha"]
     label, band = test["label"], band_of(test["T"])
-    noisy = []
-    for j, sigma in enumerate(SIGMAS):
-        z = test["z"] if sigma == 0 else noisy_z(test["z"], test["T"], sigma,
-                                                 seed_state(0, NOISE_SEED_TAG, j))
-        noisy.append(np.ascontiguousarray(z, np.float32))
+    noisy = list(noisy_levels(test, SIGMAS))
     res = {"sigmas": list(SIGMAS), "n_test": int(len(label)), "test": os.path.abspath(a.test),
            "per_class_train": a.per_class, "models": {}, "msd": {}}
     for j, sigma in enumerate(SIGMAS):  # the baseline, on the valid part of each noisy track

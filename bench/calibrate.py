@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from noise_robustness import NOISE_SEED_TAG, SIGMAS, load_test  # noqa: E402
+from noise_robustness import SIGMAS, load_test, noisy_levels  # noqa: E402
 
 from anomgrad.io.atomic import atomic_savefig, atomic_write_json  # noqa: E402
 from anomgrad.resandi import datasets as D  # noqa: E402
@@ -33,7 +33,7 @@ from anomgrad.resandi import pretrained as P  # noqa: E402
 from anomgrad.resandi.calibration import (UNCERTAIN_BELOW, ece, fit_temperature,  # noqa: E402
                                           reliability, softmax)
 from anomgrad.resandi.preprocess import noisy_z  # noqa: E402
-from anomgrad.resandi.train.data import NOISE_VAL, noise_for, seed_state  # noqa: E402
+from anomgrad.resandi.train.data import NOISE_VAL, noise_for  # noqa: E402
 
 TRAINING_NOISE = {"clean": 0.0, "robust": 1.0}  # the --noise each shipped model was trained with
 
@@ -62,11 +62,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     os.makedirs(a.out, exist_ok=True)
     test = load_test(a.test, a.per_class)
-    inputs = []
-    for j, sigma in enumerate(SIGMAS):
-        z = test["z"] if sigma == 0 else noisy_z(test["z"], test["T"], sigma,
-                                                 seed_state(0, NOISE_SEED_TAG, j))
-        inputs.append(D.minmax(np.ascontiguousarray(z, np.float32)))
+    inputs = [D.minmax(z) for z in noisy_levels(test, SIGMAS)]
     res = {"sigmas": list(SIGMAS), "n": int(len(test["label"])), "test": os.path.abspath(a.test),
            "uncertain_below": UNCERTAIN_BELOW, "models": {}}
     for name in P.SHIPPED:

@@ -42,16 +42,26 @@ def band_of(T: np.ndarray) -> np.ndarray:
 def load_test(path: str, per_class: int) -> dict:
     """The first ``per_class`` rows of every class of a test file of ``anomgrad dataset``
     or an ``.npz`` of bench/andi_test_set.py (raw positions, AnDi-normalized here): z, T,
-    label."""
+    label, alpha (NaN where an .npz has none)."""
     if path.endswith(".npz"):
         with np.load(path) as f:
-            d = {"T": f["T"], "label": f["label"]}
+            d = {"T": f["T"], "label": f["label"],
+                 "alpha": f["alpha"] if "alpha" in f.files else np.full(len(f["T"]), np.nan)}
             d["z"] = D.normalize_padded(f["x"], d["T"])
     else:
-        d = D.load(path, fields=("z", "T", "label"))
+        d = D.load(path, fields=("z", "T", "label", "alpha"))
     keep = np.concatenate([np.flatnonzero(d["label"] == c)[:per_class]
                            for c in range(D.NUM_CLASSES)])
-    return {k: d[k][keep] for k in ("z", "T", "label")}
+    return {k: d[k][keep] for k in ("z", "T", "label", "alpha")}
+
+
+def noisy_levels(test: dict, sigmas):
+    """The test set's ``z`` at each noise level (float32; level j's noise seed depends on j
+    only, so every model and script sees the same noisy tracks)."""
+    for j, sigma in enumerate(sigmas):
+        z = test["z"] if sigma == 0 else noisy_z(test["z"], test["T"], sigma,
+                                                 seed_state(0, NOISE_SEED_TAG, j))
+        yield np.ascontiguousarray(z, np.float32)
 
 
 def predict(model, x: np.ndarray, amp: str, batch: int = 1024) -> np.ndarray:
@@ -71,10 +81,8 @@ def measure(models: dict, test: dict, sigmas, amp: str = "none") -> dict:
            "bands": [list(b) for b in BANDS], "models": {}}
     nets = {name: load_checkpoint(path)[0].eval() for name, path in models.items()}
     label, band = test["label"], band_of(test["T"])
-    for j, sigma in enumerate(sigmas):
-        z = test["z"] if sigma == 0 else noisy_z(test["z"], test["T"], sigma,
-                                                 seed_state(0, NOISE_SEED_TAG, j))
-        x = D.minmax(np.ascontiguousarray(z, np.float32))
+    for sigma, z in zip(sigmas, noisy_levels(test, sigmas)):
+        x = D.minmax(z)
         for name, net in nets.items():
             pred = predict(net, x, amp)
             r = metrics_from_predictions(label, pred)

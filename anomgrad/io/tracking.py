@@ -132,17 +132,17 @@ def tracks_from_frame(df, *, source: str = "table", truth_col=None,
     cuts = np.cumsum(np.bincount(code, minlength=len(ids)))[:-1]
     frames = np.split(frame[order].astype(np.int64), cuts)
     first = order[np.r_[0, cuts]]  # each track's first row
-    lab = {}
-    low = {str(c).strip().lower(): k for k, c in enumerate(df.columns)}
+    cols, lab = [str(c) for c in df.columns], {}
     for name in LABEL_COLUMNS:
-        if name in low:
-            lab[name] = pd.to_numeric(df.iloc[:, low[name]], errors="coerce").to_numpy(
+        c = _pick(cols, None, (name,), name, required=False)
+        if c is not None:
+            lab[name] = pd.to_numeric(df.iloc[:, c], errors="coerce").to_numpy(
                 np.float64)[keep][first]
     model = lab.get("andi_model")
     model = None if model is None else np.where(np.isfinite(model), model, -1).astype(np.int64)
     truth = None
     if truth_col is not None:  # each track's first value, as text (the caller maps it)
-        ct = _pick([str(c) for c in df.columns], truth_col, (), "truth")
+        ct = _pick(cols, truth_col, (), "truth")
         truth = [str(v).strip() for v in df.iloc[:, ct].astype(str).to_numpy()[keep][first]]
     return Tracks(list(ids), np.split(pos[order], cuts), frames, model, lab.get("alpha"),
                   source=source, truth=truth), skipped

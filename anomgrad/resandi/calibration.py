@@ -64,30 +64,27 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, lo: float = 0.05,
     return float(np.exp((a + b) / 2.0))
 
 
+def _binned(probs, labels, bins: int):
+    """Per equal-width bin of the top probability: tracks, right answers, summed top
+    probability."""
+    probs = np.asarray(probs, np.float64)
+    conf = probs.max(axis=1)
+    ok = probs.argmax(axis=1) == np.asarray(labels, np.int64)
+    k = np.minimum((conf * bins).astype(np.int64), bins - 1)
+    return (np.bincount(k, minlength=bins), np.bincount(k, weights=ok, minlength=bins),
+            np.bincount(k, weights=conf, minlength=bins))
+
+
 def ece(probs: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
     """Expected calibration error of the top probability over ``bins`` equal-width bins."""
-    probs = np.asarray(probs, np.float64)
-    labels = np.asarray(labels, np.int64)
-    conf = probs.max(axis=1)
-    ok = probs.argmax(axis=1) == labels
-    k = np.minimum((conf * bins).astype(np.int64), bins - 1)
-    n = np.bincount(k, minlength=bins)
-    acc = np.bincount(k, weights=ok, minlength=bins)
-    cs = np.bincount(k, weights=conf, minlength=bins)
-    used = n > 0
-    return float(np.sum(np.abs(acc[used] - cs[used])) / max(1, len(labels)))
+    n, acc, cs = _binned(probs, labels, bins)
+    return float(np.sum(np.abs(acc - cs)) / max(1, len(labels)))
 
 
 def reliability(probs: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> dict:
     """Per confidence bin: its centre, the number of tracks, their accuracy and mean top
     probability (None where empty): the reliability diagram's points."""
-    probs = np.asarray(probs, np.float64)
-    conf = probs.max(axis=1)
-    ok = probs.argmax(axis=1) == np.asarray(labels, np.int64)
-    k = np.minimum((conf * bins).astype(np.int64), bins - 1)
-    n = np.bincount(k, minlength=bins)
-    acc = np.bincount(k, weights=ok, minlength=bins)
-    cs = np.bincount(k, weights=conf, minlength=bins)
+    n, acc, cs = _binned(probs, labels, bins)
     return {"centre": ((np.arange(bins) + 0.5) / bins).tolist(), "n": n.tolist(),
             "accuracy": [a / m if m else None for a, m in zip(acc, n)],
             "confidence": [c / m if m else None for c, m in zip(cs, n)]}

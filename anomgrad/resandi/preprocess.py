@@ -204,9 +204,7 @@ def noisy_z(z, lengths, sigma, seed: int):
     array or a torch tensor on any device, returned as the same kind."""
     import torch  # lazy: torch (the numpy path does without)
 
-    if not isinstance(z, torch.Tensor):
-        return add_noise(z, sigma, seed, lengths=lengths)
-    if z.device.type == "cuda":
+    if not isinstance(z, torch.Tensor) or z.device.type == "cuda":
         return add_noise(z, sigma, seed, lengths=lengths)
     L = lengths.cpu().numpy() if isinstance(lengths, torch.Tensor) else lengths
     return torch.from_numpy(add_noise(z.numpy(), sigma, seed, lengths=L))

@@ -64,19 +64,24 @@ def check_name(name) -> str:
     return name
 
 
+def _checked(file: str, expected: str, what: str) -> str:
+    """The path of shipped ``file``: ``CheckpointError`` if it is missing or its SHA-256 is
+    not ``expected``."""
+    path = os.path.join(_DIR, file)
+    if not os.path.exists(path):
+        raise CheckpointError(f"{path}: the shipped {what} are missing; reinstall anomgrad "
+                              f"(pip install .)")
+    got = sha256(path)
+    if got != expected:
+        raise CheckpointError(f"{path}: the shipped {what} are damaged (SHA-256 {got}, "
+                              f"expected {expected}); reinstall anomgrad")
+    return path
+
+
 def weights_path(name: str = DEFAULT) -> str:
     """The shipped weights ``name``, checked: ``CheckpointError`` if they are missing or
     damaged."""
-    file, expected = SHIPPED[check_name(name)]
-    path = os.path.join(_DIR, file)
-    if not os.path.exists(path):
-        raise CheckpointError(f"{path}: the shipped ResAnDi weights are missing; reinstall "
-                              f"anomgrad (pip install .)")
-    got = sha256(path)
-    if got != expected:
-        raise CheckpointError(f"{path}: the shipped ResAnDi weights are damaged (SHA-256 "
-                              f"{got}, expected {expected}); reinstall anomgrad")
-    return path
+    return _checked(*SHIPPED[check_name(name)], "ResAnDi weights")
 
 
 def alpha_head(name: str = DEFAULT, map_location="cpu"):
@@ -85,14 +90,7 @@ def alpha_head(name: str = DEFAULT, map_location="cpu"):
     from .alpha import AlphaHead  # lazy: only classify needs it
 
     check_name(name)
-    file, expected = ALPHA_HEADS
-    path = os.path.join(_DIR, file)
-    if not os.path.exists(path):
-        raise CheckpointError(f"{path}: the shipped alpha heads are missing; reinstall anomgrad")
-    got = sha256(path)
-    if got != expected:
-        raise CheckpointError(f"{path}: the shipped alpha heads are damaged (SHA-256 {got}, "
-                              f"expected {expected}); reinstall anomgrad")
+    path = _checked(*ALPHA_HEADS, "alpha heads")
     d = torch.load(path, map_location=map_location, weights_only=True)["heads"][name]
     head = AlphaHead(**d["config"])
     head.load_state_dict(d["state_dict"])

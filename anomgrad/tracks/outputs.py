@@ -40,6 +40,7 @@ def write_tables(out: str, res: ClassifyResult, source: str) -> list[str]:
     csv_path, json_path = os.path.join(out, "classification.csv"), os.path.join(out, "classification.json")
     atomic_write_csv(csv_path, rows)
     counts = {s: res.status.count(s) for s in sorted(set(res.status))}
+    ev = res.evaluation()
     atomic_write_json(json_path, {
         "source": source, "n": len(res.ids), "classified": res.n_classified,
         "status_counts": counts, "notes": res.notes, "classes": list(CLASS_NAMES),
@@ -49,7 +50,7 @@ def write_tables(out: str, res: ClassifyResult, source: str) -> list[str]:
         "model": res.model, "anomgrad_version": __version__,
         "gradcam_target": "the predicted class (the true class is unknown)",
         "accuracy_on_known_labels": None if np.isnan(res.accuracy()) else res.accuracy(),
-        "evaluation": res.evaluation(),
+        "evaluation": ev,
         "tracks": [dict(r, windows=res.windows[i]) for i, r in enumerate(rows)]},
         indent=None)  # compact: one entry per track, 10,000s of them
     written = [csv_path, json_path]
@@ -59,7 +60,6 @@ def write_tables(out: str, res: ClassifyResult, source: str) -> list[str]:
         written.append(win_path)
     elif os.path.exists(win_path):  # a reused --out: not the windows of other tracks
         os.remove(win_path)
-    ev = res.evaluation()
     cm_path = os.path.join(out, "confusion.png")
     if ev and "confusion" in ev:
         from ..resandi.evaluate import plot_confusion  # lazy: torch (classify has it)
