@@ -64,6 +64,9 @@ def add_classify(sub) -> None:
     p.add_argument("--figure-n", type=int_arg, default=4, metavar="N",
                    help="most and least confident tracks to draw (default 4 each)")
     p.add_argument("--batch-size", type=int_arg, default=512)
+    p.add_argument("--chunk", type=int_arg, default=None, metavar="N",
+                   help="tracks read, classified and written at once (default 5000): memory "
+                        "stays bounded by the chunk, whatever the size of the input")
     p.add_argument("--gaps", choices=("refuse", "split"), default="refuse",
                    help="tracks with missing frames: refuse (listed as missing_frames, the "
                         "default) or split (each piece between gaps classified on its own, "
@@ -79,42 +82,44 @@ def add_classify(sub) -> None:
 
 def run_classify(args) -> int:
     from ..tracks import outputs  # lazy: h5py, matplotlib
-    from ..tracks.classify import classify  # lazy: torch
+    from ..tracks.classify import CHUNK_TRACKS, classify_chunks  # lazy: torch
     from ..resandi.calibration import UNCERTAIN_BELOW  # lazy: with classify (keeps --help fast)
 
     if (args.figure_tracks or args.figure_n != 4) and not args.figure:
         raise ValueError("argument --figure-tracks/--figure-n: draw with --figure")
     if args.figure_n < 1:
         raise ValueError(f"argument --figure-n: must be >= 1, got {args.figure_n}")
+    if args.chunk is not None and args.chunk < 1:
+        raise ValueError(f"argument --chunk: must be >= 1, got {args.chunk}")
     out = args.out or os.path.splitext(os.path.abspath(args.input))[0] + "-classified"
-    os.makedirs(out, exist_ok=True)
-    reading = _reading(args)
-    res = classify(args.input, model=args.model, gradcam=args.gradcam or args.figure,
-                   device=args.device, amp=args.amp, batch_size=args.batch_size,
-                   progress=not args.quiet, pixel_size=args.pixel_size,
-                   frame_interval=args.frame_interval, gaps=args.gaps, **reading)
-    outputs.remove_stale(out, gradcam=args.gradcam, figure=args.figure)
-    written = outputs.write_tables(out, res, os.path.abspath(args.input))
-    if args.gradcam:
-        written.append(outputs.write_gradcam(out, res))
-    if args.figure:
-        ids = [t.strip() for t in args.figure_tracks.split(",")] if args.figure_tracks else None
-        written.append(outputs.figure(os.path.join(out, "tracks.png"), res, ids,
-                                      args.figure_n))
-    counts = ", ".join(f"{res.status.count(s)} {s}" for s in sorted(set(res.status)))
-    say(args, f"{len(res.ids)} tracks ({counts}); " + "; ".join(res.notes + [""]) +
-        f"written: {', '.join(os.path.basename(w) for w in written)} in {out}")
-    if res.n_classified:
-        say(args, f"{res.n_uncertain} of {res.n_classified} classified tracks flagged uncertain "
-                  f"(top probability below {UNCERTAIN_BELOW}: column 'uncertain')")
-    ev = res.evaluation()
+    run = classify_chunks(args.input, chunk_tracks=args.chunk or CHUNK_TRACKS,
+                          model=args.model, gradcam=args.gradcam or args.figure,
+                          device=args.device, amp=args.amp, batch_size=args.batch_size,
+                          progress=not args.quiet, pixel_size=args.pixel_size,
+                          frame_interval=args.frame_interval, gaps=args.gaps, **_reading(args))
+    ids = [t.strip() for t in args.figure_tracks.split(",")] if args.figure_tracks else None
+    messages = []
+    with outputs.Writer(out, os.path.abspath(args.input), gradcam=args.gradcam,
+                        figure=args.figure, figure_ids=ids, figure_n=args.figure_n) as w:
+        for res in run:
+            w.add(res)
+            messages += [m for m in res.message if m][:10 - len(messages)]
+        written = w.close(run.notes)
+    s = w.summary
+    counts = ", ".join(f"{v} {k}" for k, v in s["status_counts"].items())
+    say(args, f"{s['n']} tracks ({counts}); " + "; ".join(run.notes + [""]) +
+        f"written: {', '.join(os.path.basename(p) for p in written)} in {out}")
+    if s["classified"]:
+        say(args, f"{s['uncertain']['n']} of {s['classified']} classified tracks flagged "
+                  f"uncertain (top probability below {UNCERTAIN_BELOW}: column 'uncertain')")
+    ev = s["evaluation"]
     if ev:
         parts = ([f"accuracy {100 * ev['accuracy']:.2f} % on {ev['n_known']} tracks of known "
                   f"class"] if "accuracy" in ev else [])
         parts += [f"{k.replace('_mae', '')} MAE {ev[k]:.3f}" for k in ("alpha_mae", "alpha_msd_mae")
                   if k in ev]
         say(args, "against the input's truth: " + ", ".join(parts))
-    for m in [m for m in res.message if m][:10]:
+    for m in messages:
         say(args, f"  {m}")
     return 0
 

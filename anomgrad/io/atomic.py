@@ -40,28 +40,54 @@ def write_reason(e: OSError) -> str:
             errno.EDQUOT: "the disk quota is exhausted"}.get(code, str(e).splitlines()[0][:200])
 
 
+def write_error(path, e: OSError) -> "WriteError":
+    """``e`` (a failed write of ``path``) as a :class:`WriteError` naming the file."""
+    return e if isinstance(e, WriteError) else WriteError(
+        write_errno(e), f"{path}: cannot write it ({write_reason(e)})")
+
+
+class Pending:
+    """A file written in parts under a temporary name beside ``path``, unique to this
+    process (``tmp``): :meth:`commit` fsyncs it and renames it over ``path`` (a failure
+    raises :class:`WriteError` naming ``path``), :meth:`discard` removes it.  For files
+    written as a job goes (streamed tables); :func:`replacing` is the one-block case."""
+
+    def __init__(self, path, suffix: str = ""):
+        self.path = os.fspath(path)
+        self.tmp = f"{self.path}.tmp{os.getpid()}{suffix}"
+
+    def commit(self) -> str:
+        try:
+            fd = os.open(self.tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(self.tmp, self.path)
+        except OSError as e:
+            self.discard()
+            raise write_error(self.path, e) from e
+        return self.path
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            os.remove(self.tmp)
+
+
 @contextlib.contextmanager
 def replacing(path, suffix: str = ""):
     """A temporary name beside ``path``, unique to this process, to write the new file to:
     fsync'ed and renamed over ``path`` when the block ends, removed when it fails (a full
     disk raises :class:`WriteError` naming ``path``)."""
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}{suffix}"
+    p = Pending(path, suffix)
     try:
-        yield tmp
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        yield p.tmp
     except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
+        p.discard()
         if isinstance(e, OSError) and not isinstance(e, WriteError):
-            raise WriteError(write_errno(e), f"{path}: cannot write it "
-                             f"({write_reason(e)})") from e
+            raise write_error(p.path, e) from e
         raise
+    p.commit()
 
 
 def _atomic(path, write, mode: str = "wb", suffix: str = "") -> None:
@@ -73,7 +99,7 @@ def atomic_write_text(path, text: str) -> None:
     _atomic(path, lambda f: f.write(text), "w")
 
 
-def _json_default(o):
+def json_default(o):
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):
@@ -84,7 +110,7 @@ def _json_default(o):
 def atomic_write_json(path, obj, indent: int | None = 1) -> None:
     """``obj`` as JSON; ``indent=None`` writes it compact, through json's C encoder (about
     10x faster: for large tables)."""
-    atomic_write_text(path, json.dumps(obj, indent=indent, default=_json_default) + "\n")
+    atomic_write_text(path, json.dumps(obj, indent=indent, default=json_default) + "\n")
 
 
 def read_json(path):
@@ -126,6 +152,6 @@ def atomic_savez(path, **arrays) -> None:
     _atomic(path, lambda f: np.savez(f, **arrays))
 
 
-__all__ = ["WriteError", "atomic_savefig", "atomic_savez", "atomic_torch_save", "atomic_write_csv",
-           "atomic_write_json", "atomic_write_text", "read_json", "replacing", "write_errno",
-           "write_reason"]
+__all__ = ["Pending", "WriteError", "atomic_savefig", "atomic_savez", "atomic_torch_save",
+           "atomic_write_csv", "atomic_write_json", "atomic_write_text", "json_default",
+           "read_json", "replacing", "write_errno", "write_error", "write_reason"]

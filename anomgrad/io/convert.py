@@ -68,7 +68,7 @@ def load_tracks(path, fmt: str | None = None, *, dim: int | None = None, ref=Non
     notes = []
     if fmt == "csv":
         t, skipped = tracking.read_tracking_csv(path, dim=dim, **columns)
-        notes += [f"{v} {k.replace('_', ' ')} skipped" for k, v in skipped.items() if v]
+        notes += tracking.skipped_notes(skipped)
     elif fmt == "tracks":
         t = read_tracks(path)
     elif fmt == "andi":

@@ -12,16 +12,33 @@ Names match without regard to case.  Rows that are not data are skipped and coun
 TrackMate's extra header rows (names, short names, units: a non-numeric frame) and
 spots that belong to no track (an empty or ``None`` track id).  Each track's rows are
 sorted by frame (stable); gaps, duplicate frames and non-finite positions are kept as
-they are for the method to report.  CSV files are read by pandas, and a ``DataFrame``
-of detections goes through the same :func:`tracks_from_frame` (vectorized: the 2
-million detections of 10,000 tracks of 200 frames read in about a second).
+they are for the method to report.  Tracks come in the order of their first row.
+
+TrackMate's units row (``(micron)`` under ``POSITION_X``, ``(sec)`` under
+``POSITION_T``) is read as the tracks' calibration: ``Tracks.calibration`` holds
+``pixel_size`` (micrometres per unit of the positions) and ``frame_interval`` (seconds
+per frame: ``POSITION_T / FRAME`` of the first rows), which classify uses unless told
+otherwise.
+
+**Any size, any row order.**  CSV files are parsed by pandas' C parser,
+:data:`CHUNK_ROWS` rows at a time and only the columns used; each detection becomes
+one record (track number, frame, axes, labels).  :func:`scan_tracking_csv` keeps up to
+``memory_rows`` records in memory; a larger table spills them to temporary files, one
+per group of ``chunk_tracks`` tracks, so memory stays bounded whatever the file size and
+whatever its row order (trackpy writes frame by frame, so a track's rows span the whole
+file).  The groups come back in order, each exactly as one whole read would have it
+(:func:`read_tracking_csv` is the one-group case).  A ``DataFrame`` of detections goes
+through the same records (:func:`tracks_from_frame`).
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import os
 import re
+import shutil
+import tempfile
 
 import numpy as np
 
@@ -33,6 +50,14 @@ FRAME_NAMES = ("frame", "t", "time", "position_t")
 X_NAMES = ("x", "position_x")
 Y_NAMES = ("y", "position_y")
 Z_NAMES = ("z", "position_z")
+TIME_NAMES = ("position_t",)  # TrackMate's time of a spot (frame x frame interval)
+CHUNK_ROWS = 1 << 18  # rows parsed at once (a few MB)
+MEMORY_ROWS = 1 << 22  # detections held in memory before spilling (about 4 M: ~130 MB)
+# TrackMate's units, as its units row writes them: micrometres per unit, seconds per unit
+LENGTH_UNITS = {"micron": 1.0, "microns": 1.0, "um": 1.0, "\u00b5m": 1.0, "\u03bcm": 1.0,
+                "nm": 1e-3, "mm": 1e3}
+TIME_UNITS = {"sec": 1.0, "s": 1.0, "second": 1.0, "seconds": 1.0, "ms": 1e-3,
+              "min": 60.0, "h": 3600.0}
 
 
 def _pick(header, given, names, what, required=True):
@@ -79,6 +104,360 @@ def _columns(header, *, id_col=None, frame_col=None, x_col=None, y_col=None, z_c
     return ci, cf, axes, unasked_z
 
 
+class _Table:
+    """The columns of a table of detections and what reading it has found so far: the
+    tracks (numbered in order of first appearance), the rows skipped, the checks that
+    need the whole table.  :meth:`records` turns one chunk of rows into records
+    ``[track, frame, axes..., labels..., truth]`` (float64)."""
+
+    def __init__(self, header, truth_col=None, **columns):
+        self.header = header = [str(h) for h in header]
+        self.ci, self.cf, self.axes, self.unasked_z = _columns(header, **columns)
+        self.labels = [(n, c) for n in LABEL_COLUMNS
+                       if (c := _pick(header, None, (n,), n, required=False)) is not None]
+        self.ct = None if truth_col is None else _pick(header, truth_col, (), "truth")
+        self.code: dict = {}  # track id -> number
+        self.names: list = []
+        self.truth_code: dict = {}
+        self.truth_names: list = []
+        self.skipped = {"header_rows": 0, "untracked_rows": 0}
+        self.rows = 0  # data rows read (header rows included)
+        self._z = [math.inf, -math.inf]
+        self._numbers = [False] * len(self.axes)  # an axis with a number (not NaN) somewhere
+        self._text = [None] * len(self.axes)  # an axis's first text, while it has no number
+
+    @property
+    def used(self) -> list[int]:
+        cols = [self.ci, self.cf, *self.axes, *(c for _, c in self.labels), self.ct,
+                self.unasked_z]
+        return sorted({c for c in cols if c is not None})
+
+    @property
+    def width(self) -> int:
+        return 2 + len(self.axes) + len(self.labels) + (self.ct is not None)
+
+    def _number(self, name) -> int:
+        k = self.code.get(name)
+        if k is None:
+            k = self.code[name] = len(self.names)
+            self.names.append(name)
+        return k
+
+    def records(self, df, at) -> np.ndarray:
+        """The records of the detections in ``df`` (``at``: the table's column index ->
+        ``df``'s column position)."""
+        import pandas as pd  # lazy: pandas (import anomgrad stays light)
+
+        col = lambda c: df.iloc[:, at[c]]  # noqa: E731
+        num = lambda c: pd.to_numeric(col(c), errors="coerce").to_numpy(np.float64)  # noqa: E731
+        self.rows += len(df)
+        frame = num(self.cf)
+        # track ids as integer codes (no string per row): the distinct raw ids, stripped and
+        # merged where equal after stripping; a missing id (code -1) reads as "nan"
+        local, uniq = pd.factorize(col(self.ci))
+        names = np.array([str(u).strip() for u in uniq] + ["nan"], dtype=object)
+        tracked = ~np.isin(names, UNTRACKED)[local]
+        header = np.isnan(frame)
+        keep = ~header & tracked
+        self.skipped["header_rows"] += int(header.sum())
+        self.skipped["untracked_rows"] += int((~header & ~tracked).sum())
+        local, frame = local[keep], frame[keep]
+        number = np.full(len(names), -1, np.int64)
+        for k in pd.unique(local):  # numbered in order of first appearance
+            number[k] = self._number(names[k])
+        track = number[local]
+        bad = frame != np.floor(frame)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise ValueError(f"track {self.names[track[k]]}: frame {frame[k]} is not a whole "
+                             f"number")
+        out = np.empty((len(track), self.width))
+        out[:, 0], out[:, 1] = track, frame
+        for a, c in enumerate(self.axes):
+            v = out[:, 2 + a] = num(c)[keep]
+            if not self._numbers[a]:
+                self._numbers[a] = bool(len(v)) and not np.isnan(v).all()
+                if not self._numbers[a] and self._text[a] is None and len(v):
+                    raw = col(c)[keep]
+                    text = raw[raw.astype(str).str.strip() != ""]
+                    if len(text):
+                        self._text[a] = str(text.iloc[0])
+        for j, (_, c) in enumerate(self.labels):
+            out[:, 2 + len(self.axes) + j] = num(c)[keep]
+        if self.ct is not None:  # each distinct text a number; the track's first one counts
+            codes, texts = pd.factorize(col(self.ct).astype(str).to_numpy()[keep])
+            glob = np.array([self._truth(str(t).strip()) for t in texts] + [-1])
+            out[:, -1] = glob[codes]
+        if self.unasked_z is not None:
+            z = num(self.unasked_z)[keep]
+            z = z[np.isfinite(z)]
+            if len(z):
+                self._z = [min(self._z[0], z.min()), max(self._z[1], z.max())]
+        return out
+
+    def _truth(self, text) -> int:
+        k = self.truth_code.get(text)
+        if k is None:
+            k = self.truth_code[text] = len(self.truth_names)
+            self.truth_names.append(text)
+        return k
+
+    def finish(self) -> None:
+        """The checks that need the whole table (ValueError)."""
+        if self._z[0] < self._z[1]:  # a z column that varies: 3-D tracks, never dropped unasked
+            raise ValueError(f"the table has a z column that varies "
+                             f"({self.header[self.unasked_z]!r}: 3-D tracks); give --dim 3 "
+                             f"(dim=3) to read x, y and z, or --dim 2 (dim=2) to use x and y "
+                             f"only (ResAnDi classifies 2-D tracks: their x-y projection)")
+        for a, c in enumerate(self.axes):  # a column of text, not numbers: say so, never NaN
+            if not self._numbers[a] and self._text[a] is not None:
+                raise ValueError(f"column {self.header[c]!r} holds no numbers (e.g. "
+                                 f"{self._text[a]!r}); decimal commas need another field "
+                                 f"separator (; or tab), or convert the column first")
+
+    def tracks(self, rec, order, lo: int, hi: int, source: str, calibration=None) -> Tracks:
+        """Tracks ``lo..hi-1`` from the records ``rec[order]`` (sorted by track, then
+        frame: :func:`_order`)."""
+        if hi <= lo:
+            return Tracks([], [], [], source=source, calibration=calibration)
+        d = len(self.axes)
+        # gathered once, straight into the arrays the tracks are views of (fresh memory is
+        # what reading a large table costs most)
+        pos = np.take(rec[:, 2:2 + d], order, axis=0)
+        frames = np.take(rec[:, 1], order).astype(np.int64)
+        counts = np.bincount(rec[order, 0].astype(np.int64) - lo, minlength=hi - lo)
+        cuts = np.cumsum(counts)[:-1]
+        first = order[np.r_[0, cuts]]  # each track's first row (its earliest frame)
+        lab = {n: rec[first, 2 + d + j] for j, (n, _) in enumerate(self.labels)}
+        model = lab.get("andi_model")
+        model = None if model is None else np.where(np.isfinite(model), model, -1).astype(np.int64)
+        truth = None
+        if self.ct is not None:  # each track's first value, as text (the caller maps it)
+            truth = [self.truth_names[int(v)] for v in rec[first, -1]]
+        return Tracks(self.names[lo:hi], np.split(pos, cuts), np.split(frames, cuts), model,
+                      lab.get("alpha"), source=source, truth=truth, calibration=calibration)
+
+
+def _order(rec) -> np.ndarray:
+    """The rows of ``rec`` by track, then frame (stable: equal frames keep the file's
+    order)."""
+    return np.lexsort((rec[:, 1], rec[:, 0]))
+
+
+class TrackChunks:
+    """The tracks of a table, read: iterate for :class:`Tracks` of at most
+    ``chunk_tracks`` tracks each, in order of first appearance.  ``n`` (tracks),
+    ``skipped`` (rows left out), ``calibration`` (from TrackMate's units row, or {});
+    ``close()`` (or a ``with`` block) removes the spilled records."""
+
+    def __init__(self, table: _Table, groups: "_Groups", source: str, calibration: dict):
+        self._table, self._groups = table, groups
+        self.chunk_tracks, self.source, self.calibration = groups.C, source, calibration
+        self.n, self.skipped = len(table.names), table.skipped
+
+    def __len__(self) -> int:
+        """Number of chunks."""
+        return max(1, -(-self.n // self.chunk_tracks))
+
+    def __iter__(self):
+        t, C = self._table, self.chunk_tracks
+        for k in range(len(self)):
+            rec = self._groups.read(k)
+            yield t.tracks(rec, _order(rec), k * C, min((k + 1) * C, self.n), self.source,
+                           self.calibration)
+
+    def close(self) -> None:
+        self._groups.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+class _Groups:
+    """Records by group of ``C`` tracks (track number // C), each group's in the table's
+    order: in memory while they are at most ``memory_rows``, then all in temporary files
+    (one per group, in a folder made in ``dir``: default the system's)."""
+
+    def __init__(self, width: int, C: int, memory_rows, dir=None):
+        self.width, self.C, self.memory_rows, self._dir_in = width, C, memory_rows, dir
+        self.parts: dict = {}
+        self.rows = 0
+        self.dir = None
+
+    def _path(self, k: int) -> str:
+        return os.path.join(self.dir, f"{k}.f8")
+
+    def _append(self, k: int, part) -> None:
+        with open(self._path(k), "ab") as f:
+            part.tofile(f)
+
+    def add(self, rec) -> None:
+        group = rec[:, 0].astype(np.int64) // self.C
+        order = np.argsort(group, kind="stable")
+        ks, starts = np.unique(group[order], return_index=True)
+        for k, part in zip(ks.tolist(), np.split(np.take(rec, order, axis=0), starts[1:])):
+            if self.dir is None:
+                self.parts.setdefault(k, []).append(part)
+            else:
+                self._append(k, part)
+        self.rows += len(rec)
+        if self.dir is None and self.rows > self.memory_rows:  # spill, from now on
+            self.dir = tempfile.mkdtemp(prefix="anomgrad-tracks-", dir=self._dir_in)
+            for k, parts in self.parts.items():
+                for part in parts:
+                    self._append(k, part)
+            self.parts = {}
+
+    def read(self, k: int) -> np.ndarray:
+        """Group ``k``'s records (handed over: read once)."""
+        if self.dir is not None:
+            path = self._path(k)
+            rec = np.fromfile(path, np.float64).reshape(-1, self.width)
+            os.remove(path)
+            return rec
+        parts = self.parts.pop(k, None) or [np.empty((0, self.width))]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def close(self) -> None:
+        self.parts = {}
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+
+def _layout(path: str, columns: dict):
+    """``(sep, decimal, header, lead, units)`` of a CSV file: its field separator and
+    decimal mark, its header, the number of non-data rows right after the header
+    (TrackMate's names, short names, units) and the units row (a field per column, or
+    None)."""
+    with open(path, newline="") as f:
+        sample = f.read(65536)
+    try:
+        sep = csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
+    except csv.Error:
+        sep = ","
+    lines = list(csv.reader(sample.splitlines()[:8], delimiter=sep))
+    header = lines[0] if lines else []
+    if not any(h.strip() for h in header):
+        raise ValueError(f"{path}: empty file, no header row")
+    cf = _columns(header, **columns)[1]
+    decimal = "," if sep != "," and _DECIMAL_COMMA.search(sample) else "."
+    lead, units = 0, None
+    for row in lines[1:5]:  # rows whose frame is not a number, before the first data row
+        if cf < len(row) and row[cf].strip() and _is_number(row[cf], decimal):
+            break
+        lead += 1
+        if any(re.fullmatch(r"\(.*\)", v.strip()) for v in row):
+            units = row
+    return sep, decimal, header, lead, units
+
+
+def _is_number(text: str, decimal: str) -> bool:
+    try:
+        float(text.strip().replace(decimal, "."))
+        return True
+    except ValueError:
+        return False
+
+
+def _calibration(table: _Table, units, first_rows) -> dict:
+    """Micrometres per unit and seconds per frame from TrackMate's units row (None where
+    it does not say them in units known here)."""
+    if units is None:
+        return {}
+    unit = lambda c: units[c].strip().strip("()").strip().lower() if c < len(units) else ""  # noqa: E731
+    cal = {}
+    um = LENGTH_UNITS.get(unit(table.axes[0]))
+    if um is not None:
+        cal["pixel_size"] = um
+    ct = _pick(table.header, None, TIME_NAMES, "time", required=False)
+    if ct is not None and TIME_UNITS.get(unit(ct)) is not None and first_rows is not None:
+        t, f = first_rows
+        ok = np.isfinite(t) & np.isfinite(f) & (f > 0)
+        if ok.any():
+            dt = float(np.median(t[ok] / f[ok])) * TIME_UNITS[unit(ct)]
+            if dt > 0:
+                cal["frame_interval"] = dt
+    return cal
+
+
+def scan_tracking_csv(path, *, chunk_tracks: int | None = None,
+                      memory_rows: int | float = MEMORY_ROWS, spill_dir=None,
+                      truth_col=None, **columns) -> TrackChunks:
+    """Read the tracking CSV at ``path`` (``,``, ``;`` or tab separated, a decimal comma
+    with ``;`` or tab; trackpy's index column and every column not used are skipped) into
+    :class:`TrackChunks`: groups of ``chunk_tracks`` tracks (default: all in one), with
+    at most ``memory_rows`` detections held in memory (the rest spilled to ``spill_dir``,
+    default the system's temporary folder).  ``columns``: ``id_col``, ``frame_col``,
+    ``x_col``, ``y_col``, ``z_col``, ``dim`` as for :func:`tracks_from_frame`.  A row
+    with fewer fields than the header reads as empty fields (NaN positions, which the
+    classifier then reports)."""
+    import pandas as pd  # lazy: pandas (import anomgrad stays light)
+
+    path = check_text(path, "tracking CSV")
+    groups = None
+    try:
+        sep, decimal, header, lead, units = _layout(path, columns)
+        table = _Table(header, truth_col, **columns)
+        used = table.used
+        ct = _pick(table.header, None, TIME_NAMES, "time", required=False) if units else None
+        if ct is not None and ct not in used:
+            used = sorted(used + [ct])
+        at = {c: k for k, c in enumerate(used)}
+        table.skipped["header_rows"] += lead
+        idn = header[table.ci]
+        # the id column as text: "" "None" "nan" "NaN" mark untracked spots, nothing else
+        reader = pd.read_csv(path, sep=sep, usecols=used, dtype={idn: str},
+                             keep_default_na=False, na_values={idn: list(UNTRACKED)},
+                             decimal=decimal, skiprows=range(1, 1 + lead),
+                             chunksize=CHUNK_ROWS)
+        first_rows = None
+        groups = _Groups(table.width, chunk_tracks or 1 << 62, memory_rows, spill_dir)
+        with reader:
+            for df in reader:
+                if first_rows is None and ct is not None:
+                    first_rows = (pd.to_numeric(df.iloc[:, at[ct]], errors="coerce").to_numpy(float),
+                                  pd.to_numeric(df.iloc[:, at[table.cf]], errors="coerce").to_numpy(float))
+                groups.add(table.records(df, at))
+        check_line_end(path)
+        if table.rows == 0:
+            raise ValueError("the table has a header and no data rows: no tracks to read")
+        table.finish()
+        return TrackChunks(table, groups, os.path.basename(path),
+                           _calibration(table, units, first_rows))
+    except BaseException as e:
+        if groups is not None:
+            groups.close()
+        if isinstance(e, UnicodeDecodeError):
+            raise ValueError(f"{path}: not a text (CSV) file ({e})") from None
+        if isinstance(e, (csv.Error, pd.errors.ParserError, pd.errors.EmptyDataError)):
+            raise ValueError(f"{path}: not a readable CSV table ({e})") from None
+        if type(e) is ValueError:
+            msg = str(e)
+            raise ValueError(msg if msg.startswith(path) else f"{path}: {msg}") from None
+        raise
+
+
+def read_tracking_csv(path, **columns) -> tuple[Tracks, dict]:
+    """The tracks of the tracking CSV at ``path``, all in memory: ``(tracks, skipped)``
+    with ``skipped`` counting the header and untracked rows left out
+    (:func:`scan_tracking_csv` says how the file is read)."""
+    with scan_tracking_csv(path, memory_rows=math.inf, **columns) as chunks:
+        (tracks,) = chunks
+        return tracks, chunks.skipped
+
+
+def skipped_notes(skipped: dict) -> list[str]:
+    """The rows reading left out, as notes for the user ("3 header rows skipped")."""
+    return [f"{v} {k.replace('_', ' ')} skipped" for k, v in skipped.items() if v]
+
+
 def tracks_from_frame(df, *, source: str = "table", truth_col=None,
                       **columns) -> tuple[Tracks, dict]:
     """Tracks from a pandas ``DataFrame`` of detections (one row per detection).
@@ -87,105 +466,11 @@ def tracks_from_frame(df, *, source: str = "table", truth_col=None,
     (1-3; default: 2, or 3 when a z column is given).  Returns ``(tracks, skipped)``
     with ``skipped`` counting the header and untracked rows left out.  Vectorized: a
     million detections take a fraction of a second."""
-    import pandas as pd  # lazy: pandas (import anomgrad stays light)
-
-    ci, cf, axes, unasked_z = _columns(list(df.columns), **columns)
-    frame = pd.to_numeric(df.iloc[:, cf], errors="coerce").to_numpy(np.float64)
-    # track ids as integer codes (no string per row): the distinct raw ids, stripped and
-    # merged where equal after stripping; a missing id (code -1) reads as "nan"
-    code, uniq = pd.factorize(df.iloc[:, ci])
-    canon, names = pd.factorize(np.array([str(u).strip() for u in uniq] + ["nan"], dtype=object))
-    code = canon[code]  # code -1 picks the appended "nan"
-    names = np.asarray(names, dtype=object)
-    header = np.isnan(frame)
-    untracked = ~header & np.isin(names, UNTRACKED)[code]
-    keep = ~(header | untracked)
-    skipped = {"header_rows": int(header.sum()), "untracked_rows": int(untracked.sum())}
-    frame, code = frame[keep], code[keep]
-    pos = np.stack([pd.to_numeric(df.iloc[:, c], errors="coerce").to_numpy(np.float64)[keep]
-                    for c in axes], axis=1)
-    if unasked_z is not None:  # a z column that varies: 3-D tracks, never dropped unasked
-        z = pd.to_numeric(df.iloc[:, unasked_z], errors="coerce").to_numpy(np.float64)[keep]
-        z = z[np.isfinite(z)]
-        if len(z) and z.min() != z.max():
-            raise ValueError(f"the table has a z column that varies ({df.columns[unasked_z]!r}: "
-                             f"3-D tracks); give --dim 3 (dim=3) to read x, y and z, or --dim 2 "
-                             f"(dim=2) to use x and y only (ResAnDi classifies 2-D tracks: "
-                             f"their x-y projection)")
-    for a, c in enumerate(axes):  # a column of text, not numbers: say so, never all NaN
-        if len(pos) and np.isnan(pos[:, a]).all():
-            raw = df.iloc[:, c][keep]
-            text = raw[raw.astype(str).str.strip() != ""]
-            if len(text):
-                raise ValueError(f"column {df.columns[c]!r} holds no numbers (e.g. "
-                                 f"{str(text.iloc[0])!r}); decimal commas need another field "
-                                 f"separator (; or tab), or convert the column first")
-    bad = frame != np.floor(frame)
-    if bad.any():
-        k = int(np.argmax(bad))
-        raise ValueError(f"track {names[code[k]]}: frame {frame[k]} is not a whole number")
-    code, first = pd.factorize(code, sort=False)  # tracks in order of first appearance
-    ids = names[first]
-    order = np.lexsort((frame, code))  # by track, then frame; stable for equal frames
-    if len(ids) == 0:  # no data rows
-        return Tracks([], [], [], source=source), skipped
-    cuts = np.cumsum(np.bincount(code, minlength=len(ids)))[:-1]
-    frames = np.split(frame[order].astype(np.int64), cuts)
-    first = order[np.r_[0, cuts]]  # each track's first row
-    cols, lab = [str(c) for c in df.columns], {}
-    for name in LABEL_COLUMNS:
-        c = _pick(cols, None, (name,), name, required=False)
-        if c is not None:
-            lab[name] = pd.to_numeric(df.iloc[:, c], errors="coerce").to_numpy(
-                np.float64)[keep][first]
-    model = lab.get("andi_model")
-    model = None if model is None else np.where(np.isfinite(model), model, -1).astype(np.int64)
-    truth = None
-    if truth_col is not None:  # each track's first value, as text (the caller maps it)
-        ct = _pick(cols, truth_col, (), "truth")
-        truth = [str(v).strip() for v in df.iloc[:, ct].astype(str).to_numpy()[keep][first]]
-    return Tracks(list(ids), np.split(pos[order], cuts), frames, model, lab.get("alpha"),
-                  source=source, truth=truth), skipped
+    table = _Table(list(df.columns), truth_col, **columns)
+    rec = table.records(df, {c: c for c in range(len(df.columns))})
+    table.finish()
+    return table.tracks(rec, _order(rec), 0, len(table.names), source), table.skipped
 
 
-def read_tracking_csv(path, **columns) -> tuple[Tracks, dict]:
-    """A tracking table in a CSV file (``,``, ``;`` or tab separated; trackpy's index
-    column is ignored), read by pandas.  ``columns``: ``id_col``, ``frame_col``,
-    ``x_col``, ``y_col``, ``z_col``, ``dim`` as for :func:`tracks_from_frame`.  A row
-    with fewer fields than the header reads as empty fields (NaN positions, which the
-    classifier then reports)."""
-    import pandas as pd  # lazy: pandas (import anomgrad stays light)
-
-    truth_col = columns.pop("truth_col", None)
-    path = check_text(path, "tracking CSV")
-    try:
-        with open(path, newline="") as f:
-            sample = f.read(65536)
-        try:
-            sep = csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
-        except csv.Error:
-            sep = ","
-        header = next(csv.reader([sample.splitlines()[0] if sample else ""], delimiter=sep), [])
-        if not any(h.strip() for h in header):
-            raise ValueError(f"{path}: empty file, no header row")
-        ci = _columns(header, **columns)[0]
-        # the id column as text: "" "None" "nan" "NaN" mark untracked spots, nothing else
-        decimal = "," if sep != "," and _DECIMAL_COMMA.search(sample) else "."
-        df = pd.read_csv(path, sep=sep, dtype={header[ci]: str}, keep_default_na=False,
-                         na_values={header[ci]: list(UNTRACKED)}, low_memory=False,
-                         decimal=decimal)
-        check_line_end(path)
-        if len(df) == 0:
-            raise ValueError("the table has a header and no data rows: no tracks to read")
-        return tracks_from_frame(df, source=os.path.basename(path), truth_col=truth_col,
-                                 **columns)
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: not a text (CSV) file ({e})") from None
-    except (csv.Error, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise ValueError(f"{path}: not a readable CSV table ({e})") from None
-    except ValueError as e:
-        msg = str(e)
-        raise ValueError(msg if msg.startswith(path) else f"{path}: {msg}") from None
-
-
-__all__ = ["UNTRACKED", "read_tracking_csv", "tracks_from_frame"]
+__all__ = ["CHUNK_ROWS", "MEMORY_ROWS", "TrackChunks", "UNTRACKED", "read_tracking_csv",
+           "scan_tracking_csv", "skipped_notes", "tracks_from_frame"]

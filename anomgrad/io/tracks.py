@@ -5,7 +5,9 @@ andi-datasets files, arrays), and anomgrad's HDF5 file for them.
 ``(T_i, dim)`` float64 arrays, in frame order), ``frames`` (a list of ``(T_i,)`` int64
 frame numbers, or None when the positions are one frame apart), and, where the source
 says them, andi-datasets model numbers (``model``, -1 when unknown) and anomalous
-exponents (``alpha``, NaN when unknown).  Nothing is dropped or altered when reading:
+exponents (``alpha``, NaN when unknown); ``calibration``: what the file says of its
+units (``pixel_size``: micrometres per unit of the positions, ``frame_interval``:
+seconds per frame; empty when it says nothing).  Nothing is dropped or altered when reading:
 checks of what a method needs (length, gaps, finiteness) belong to the method.
 
 Tracks file (``format = "anomgrad-tracks"``, ``format_version = 1``): datasets
@@ -44,6 +46,7 @@ class Tracks:
     alpha: np.ndarray | None = None
     source: str = ""
     truth: list | None = None  # per track, the text of a truth column of the input (or None)
+    calibration: dict | None = None  # from the file: pixel_size (um per unit), frame_interval (s)
 
     def __post_init__(self):
         self.ids = [str(i) for i in self.ids]
@@ -65,6 +68,7 @@ class Tracks:
             raise ValueError("model and alpha must have one value per track")
         if self.truth is not None and len(self.truth) != n:
             raise ValueError("truth: one value per track is needed")
+        self.calibration = dict(self.calibration or {})
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -81,6 +85,25 @@ class Tracks:
     @property
     def lengths(self) -> np.ndarray:
         return np.array([p.shape[0] for p in self.positions], np.int64)
+
+    def take(self, idx) -> "Tracks":
+        """Tracks ``idx`` (positions, or a range), their arrays shared, not copied."""
+        idx = list(idx)
+        pick = lambda a: None if a is None else [a[i] for i in idx]  # noqa: E731
+        return Tracks(pick(self.ids), pick(self.positions), pick(self.frames),
+                      self.model[idx], self.alpha[idx], source=self.source,
+                      truth=pick(self.truth), calibration=self.calibration)
+
+    @classmethod
+    def concat(cls, parts) -> "Tracks":
+        """The tracks of ``parts`` (of one source) one after the other."""
+        parts = list(parts)
+        join = lambda name: (None if any(getattr(p, name) is None for p in parts)  # noqa: E731
+                             else [x for p in parts for x in getattr(p, name)])
+        return cls(join("ids"), join("positions"), join("frames"),
+                   np.concatenate([p.model for p in parts]),
+                   np.concatenate([p.alpha for p in parts]), source=parts[0].source,
+                   truth=join("truth"), calibration=parts[0].calibration)
 
     def frames_of(self, i: int) -> np.ndarray:
         """Frame numbers of track ``i`` (0..T-1 when the source had none)."""

@@ -38,6 +38,7 @@ from .. import _validate as V
 from ..io.h5 import attrs_meta
 from ..io.atomic import atomic_savefig, atomic_savez, atomic_write_csv, atomic_write_json
 from . import datasets as D
+from .task import confusion_matrix
 from .nn import load_checkpoint, unwrap
 from .precision import autocast, use_bf16
 
@@ -47,19 +48,6 @@ T_EDGES = np.array([10, 20, 50, 100, 200, 300, 400, 500, 600, 700, 800, 900, 100
 
 # ---------------------------------------------------------------------------------
 # Metrics (pure numpy)
-
-
-def confusion_matrix(label, pred, num_classes: int = D.NUM_CLASSES) -> np.ndarray:
-    label = np.asarray(label, np.int64)
-    pred = np.asarray(pred, np.int64)
-    if label.shape != pred.shape or label.ndim != 1:
-        raise ValueError(f"label and pred must be 1-D arrays of equal length, got "
-                         f"{label.shape} and {pred.shape}")
-    for name, a in (("label", label), ("pred", pred)):
-        if a.size and (a.min() < 0 or a.max() >= num_classes):
-            raise ValueError(f"{name} values must be in 0..{num_classes - 1}")
-    return np.bincount(label * num_classes + pred,
-                       minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
 def _bins(values, edges):

@@ -291,9 +291,24 @@ def class_of_andi(model, alpha) -> np.ndarray:
     return out
 
 
+def confusion_matrix(label, pred, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """Counts of (true ``label``, predicted ``pred``) pairs: rows are the true class."""
+    label = np.asarray(label, np.int64)
+    pred = np.asarray(pred, np.int64)
+    if label.shape != pred.shape or label.ndim != 1:
+        raise ValueError(f"label and pred must be 1-D arrays of equal length, got "
+                         f"{label.shape} and {pred.shape}")
+    for name, a in (("label", label), ("pred", pred)):
+        if a.size and (a.min() < 0 or a.max() >= num_classes):
+            raise ValueError(f"{name} values must be in 0..{num_classes - 1}")
+    return np.bincount(label * num_classes + pred,
+                       minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
 __all__ = ["ANDI_MODEL_OF_CLASS", "CLASS_ALPHA", "CLASS_MODELS", "CLASS_NAMES", "DIM",
            "FAMILIES", "FILE_SPLITS", "INDEX_SCHEME", "LENGTH", "MAX_FILE", "MAX_PER_CLASS",
            "MAX_REDRAWS", "NUM_CLASSES", "REDRAW_TAG", "SPLITS", "SUB_ALPHA", "SUPER_ALPHA",
            "T_MIN", "andi_labels", "check_classes", "check_family", "check_split",
-           "class_draws", "class_of_andi", "generate_class", "moving", "redraw_seed",
+           "class_draws", "class_of_andi", "confusion_matrix", "generate_class", "moving",
+           "redraw_seed",
            "still_rows", "trajectory_index"]

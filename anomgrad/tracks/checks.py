@@ -60,7 +60,7 @@ def split_at_gaps(tracks):
             parent.append(i)
     parent = np.asarray(parent, np.int64)
     return Tracks(ids, pos, frames, tracks.model[parent], tracks.alpha[parent],
-                  source=tracks.source), parent
+                  source=tracks.source, calibration=tracks.calibration), parent
 
 
 def check_track(tid, positions: np.ndarray, frames: np.ndarray) -> tuple[str, str]:

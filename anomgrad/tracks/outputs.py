@@ -6,91 +6,252 @@ their Grad-CAM, with the class probabilities)."""
 
 from __future__ import annotations
 
+import csv
 import datetime as _dt
+import io
+import json
 import os
 
 import h5py
 import numpy as np
 
 from .._version import __version__
-from ..io.atomic import atomic_savefig, atomic_write_csv, atomic_write_json, replacing
+from ..io.atomic import Pending, atomic_savefig, json_default, write_error
 from ..resandi.calibration import UNCERTAIN_BELOW
 from ..resandi.task import CLASS_NAMES
-from .result import ClassifyResult
+from .result import ClassifyResult, evaluation
 
 
-OPTIONAL = {"gradcam": "gradcam.h5", "figure": "tracks.png"}  # written on request only
+OPTIONAL = ("windows.csv", "confusion.png", "gradcam.h5", "tracks.png")  # when there is cause
 
 
-def remove_stale(out: str, **requested: bool) -> list[str]:
-    """Remove the optional outputs of an earlier run in ``out`` that this run will not
-    write again (``requested``: gradcam=..., figure=...), so a reused ``--out`` never
-    holds a map or a figure of other tracks.  Returns the paths removed."""
-    gone = []
-    for key, name in OPTIONAL.items():
-        path = os.path.join(out, name)
-        if not requested.get(key) and os.path.exists(path):
-            os.remove(path)
-            gone.append(path)
-    return gone
+class Writer:
+    """The files of ``anomgrad classify`` in ``out``, written chunk by chunk of tracks
+    (:meth:`add` per :class:`ClassifyResult`, then :meth:`close`), so memory holds one
+    chunk whatever the number of tracks; every file appears whole (temporary names,
+    renamed at :meth:`close`) or not at all (:meth:`abort`, or an error in a ``with``
+    block).  An optional output this run does not write is removed from ``out``, so a
+    reused folder never holds files of other tracks.
 
+    * ``classification.csv``: one row per track (:meth:`ClassifyResult.rows`);
+    * ``classification.json``: each track with its windows, then the run's summary;
+    * ``windows.csv``: every window, when a track is longer than the network's 1000 steps;
+    * ``confusion.png``: when the input said the true classes;
+    * ``gradcam.h5`` (``gradcam=True``): the per-step Grad-CAM of every classified track;
+    * ``tracks.png`` (``figure=True``): :func:`figure` of the tracks ``figure_ids`` or of
+      the ``figure_n`` most and least confident."""
 
-def write_tables(out: str, res: ClassifyResult, source: str) -> list[str]:
-    rows = res.rows()
-    csv_path, json_path = os.path.join(out, "classification.csv"), os.path.join(out, "classification.json")
-    atomic_write_csv(csv_path, rows)
-    counts = {s: res.status.count(s) for s in sorted(set(res.status))}
-    ev = res.evaluation()
-    atomic_write_json(json_path, {
-        "source": source, "n": len(res.ids), "classified": res.n_classified,
-        "status_counts": counts, "notes": res.notes, "classes": list(CLASS_NAMES),
-        "units": dict(res.units, K=res.K_unit),
-        "uncertain": {"below": UNCERTAIN_BELOW, "n": res.n_uncertain,
-                      "rule": "the predicted class's probability is below 'below'"},
-        "model": res.model, "anomgrad_version": __version__,
-        "gradcam_target": "the predicted class (the true class is unknown)",
-        "accuracy_on_known_labels": None if np.isnan(res.accuracy()) else res.accuracy(),
-        "evaluation": ev,
-        "tracks": [dict(r, windows=res.windows[i]) for i, r in enumerate(rows)]},
-        indent=None)  # compact: one entry per track, 10,000s of them
-    written = [csv_path, json_path]
-    win_path = os.path.join(out, "windows.csv")
-    if any(len(w) > 1 for w in res.windows):  # tracks longer than the network's 1000 steps
-        atomic_write_csv(win_path, res.window_rows())
-        written.append(win_path)
-    elif os.path.exists(win_path):  # a reused --out: not the windows of other tracks
-        os.remove(win_path)
-    cm_path = os.path.join(out, "confusion.png")
-    if ev and "confusion" in ev:
-        from ..resandi.evaluate import plot_confusion  # lazy: torch (classify has it)
+    def __init__(self, out: str, source: str, *, gradcam: bool = False, figure: bool = False,
+                 figure_ids=None, figure_n: int = 4):
+        os.makedirs(out, exist_ok=True)
+        self.out, self.source = out, source
+        self._gradcam, self._figure = gradcam, figure
+        self._figure_ids, self._figure_n = figure_ids, figure_n
+        self._pending = {name: Pending(os.path.join(out, name)) for name in
+                         ("classification.csv", "classification.json", "windows.csv")}
+        self._files = {name: open(p.tmp, "w", newline="") for name, p in self._pending.items()}
+        self._files["classification.json"].write('{"tracks": [')
+        self._csv = self._win = None
+        self._h5 = None
+        if gradcam:
+            self._pending["gradcam.h5"] = Pending(os.path.join(out, "gradcam.h5"))
+            self._h5 = self._new_gradcam(self._pending["gradcam.h5"].tmp)
+        self._n = self._cam_n = 0
+        self._status: dict = {}
+        self._n_uncertain = self._n_classified = 0
+        self._multi = False
+        self._eval: list = []  # per chunk: truth, label, true alpha, alpha, alpha_msd
+        self._shown = None  # the tracks the figure may show, so far
+        self._last = None
 
-        plot_confusion(ev["confusion"], CLASS_NAMES, cm_path,
-                       f"{os.path.basename(source)}: {ev['n_known']} tracks of known class, "
-                       f"accuracy {100 * ev['accuracy']:.1f} %")
-        written.append(cm_path)
-    elif os.path.exists(cm_path):  # a reused --out: no stale figure of other tracks
-        os.remove(cm_path)
-    return written
+    def _write(self, name: str, text: str) -> None:
+        try:
+            self._files[name].write(text)
+        except OSError as e:
+            raise write_error(os.path.join(self.out, name), e) from e
 
+    def add(self, res: ClassifyResult) -> None:
+        """The tracks of ``res`` (the next chunk of the input)."""
+        rows = res.rows()
+        buf = io.StringIO()
+        if self._csv is None:
+            self._csv = list(rows[0]) if rows else None
+            if self._csv:
+                csv.writer(buf, lineterminator="\n").writerow(self._csv)
+        w = csv.DictWriter(buf, fieldnames=self._csv or [], extrasaction="ignore",
+                           lineterminator="\n")
+        w.writerows(rows)
+        self._write("classification.csv", buf.getvalue())
+        if rows:
+            entries = json.dumps([dict(r, windows=res.windows[i]) for i, r in enumerate(rows)],
+                                 default=json_default)[1:-1]
+            self._write("classification.json", (", " if self._n else "") + entries)
+        wins = res.window_rows()
+        if wins:
+            buf = io.StringIO()
+            if self._win is None:
+                self._win = list(wins[0])
+                csv.writer(buf, lineterminator="\n").writerow(self._win)
+            csv.DictWriter(buf, fieldnames=self._win, extrasaction="ignore",
+                           lineterminator="\n").writerows(wins)
+            self._write("windows.csv", buf.getvalue())
+        self._multi |= any(len(w) > 1 for w in res.windows)
+        for st in res.status:
+            self._status[st] = self._status.get(st, 0) + 1
+        self._n += len(res.ids)
+        self._n_classified += res.n_classified
+        self._n_uncertain += res.n_uncertain
+        self._eval.append((res.truth, res.label, res.true_alpha, res.alpha, res.alpha_msd))
+        if self._h5 is not None:
+            self._add_gradcam(res)
+        if self._figure:
+            self._keep_for_figure(res)
+        self._last = res
 
-def write_gradcam(out: str, res: ClassifyResult) -> str:
-    """gradcam.h5: ``cam`` (sum of classified lengths,) float32 with ``offsets``, the
-    track ids, predicted labels and lengths; written atomically."""
-    path = os.path.join(out, "gradcam.h5")
-    keep = [i for i, m in enumerate(res.gradcam or []) if m is not None]
-    maps = [res.gradcam[i] for i in keep]
-    with replacing(path) as tmp, h5py.File(tmp, "w") as f:
+    def _new_gradcam(self, path):
+        f = h5py.File(path, "w")
         f.attrs.update({"format": "anomgrad-classify-gradcam", "format_version": np.int64(1),
                         "layer": "layer4", "upsample": "nearest", "signed": True,
                         "target": "predicted class", "anomgrad_version": __version__,
                         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
-        f.create_dataset("cam", data=np.concatenate(maps).astype(np.float32) if maps else
-                         np.empty(0, np.float32))
-        f.create_dataset("offsets", data=np.concatenate([[0], np.cumsum([len(m) for m in maps])]))
-        f.create_dataset("id", data=np.array([res.ids[i] for i in keep], dtype=object),
-                         dtype=h5py.string_dtype("utf-8"))
-        f.create_dataset("label", data=res.label[keep])
-    return path
+        f.create_dataset("cam", (0,), np.float32, maxshape=(None,), chunks=(1 << 16,))
+        f.create_dataset("offsets", data=np.zeros(1, np.int64), maxshape=(None,), chunks=(4096,))
+        f.create_dataset("id", (0,), h5py.string_dtype("utf-8"), maxshape=(None,), chunks=(4096,))
+        f.create_dataset("label", (0,), np.int64, maxshape=(None,), chunks=(4096,))
+        return f
+
+    def _add_gradcam(self, res: ClassifyResult) -> None:
+        """gradcam.h5: ``cam`` (sum of classified lengths,) float32 with ``offsets``, the
+        track ids, predicted labels."""
+        keep = [i for i, m in enumerate(res.gradcam or []) if m is not None]
+        if not keep:
+            return
+        maps = np.concatenate([res.gradcam[i] for i in keep]).astype(np.float32)
+        f = self._h5
+        try:
+            n, m = len(f["id"]), len(f["cam"])
+            f["cam"].resize((m + len(maps),))
+            f["cam"][m:] = maps
+            ends = m + np.cumsum([len(res.gradcam[i]) for i in keep])
+            f["offsets"].resize((n + 1 + len(keep),))
+            f["offsets"][n + 1:] = ends
+            f["id"].resize((n + len(keep),))
+            f["id"][n:] = np.array([res.ids[i] for i in keep], dtype=object)
+            f["label"].resize((n + len(keep),))
+            f["label"][n:] = res.label[keep]
+        except OSError as e:
+            raise write_error(os.path.join(self.out, "gradcam.h5"), e) from e
+
+    def _keep_for_figure(self, res: ClassifyResult) -> None:
+        if self._figure_ids:
+            want = set(map(str, self._figure_ids))
+            idx = [i for i, tid in enumerate(res.ids) if tid in want]
+            if idx:
+                figure_tracks(res, [res.ids[i] for i in idx])  # each must be classified
+        else:
+            ok = res.label >= 0
+            idx = figure_tracks(res, None, self._figure_n) if ok.any() else []
+        if idx:
+            part = res.take(idx)
+            self._shown = part if self._shown is None else ClassifyResult.concat([self._shown, part])
+            if not self._figure_ids:  # keep only the candidates of the whole run so far
+                self._shown = self._shown.take(figure_tracks(self._shown, None, self._figure_n))
+
+    def close(self, notes=()) -> list[str]:
+        """Finish and commit the files (``notes``: the run's notes, as the chunks' results
+        may not know them all); returns their paths."""
+        written = []
+        try:
+            written = self._finish(list(notes))
+        except BaseException:
+            self.abort()
+            raise
+        for name in OPTIONAL:  # not written by this run: not kept from an earlier one
+            path = os.path.join(self.out, name)
+            if path not in written and os.path.exists(path):
+                os.remove(path)
+        return written
+
+    def _finish(self, notes) -> list[str]:
+        res = self._last
+        truth, label, ta, alpha, amsd = (
+            [None if any(e[k] is None for e in self._eval) else np.concatenate([e[k] for e in self._eval])
+             for k in range(5)] if self._eval else [np.empty(0, np.int64)] * 2 + [None] * 3)
+        ev = evaluation(truth, label, ta, alpha, amsd)
+        summary = {
+            "source": self.source, "n": self._n, "classified": self._n_classified,
+            "status_counts": dict(sorted(self._status.items())), "notes": notes,
+            "classes": list(CLASS_NAMES),
+            "units": None if res is None else dict(res.units, K=res.K_unit),
+            "uncertain": {"below": UNCERTAIN_BELOW, "n": self._n_uncertain,
+                          "rule": "the predicted class's probability is below 'below'"},
+            "model": None if res is None else res.model, "anomgrad_version": __version__,
+            "gradcam_target": "the predicted class (the true class is unknown)",
+            "accuracy_on_known_labels": (ev or {}).get("accuracy"), "evaluation": ev}
+        self._write("classification.json", "], " + json.dumps(summary, default=json_default)[1:]
+                    + "\n")
+        for f in self._files.values():
+            f.close()
+        if self._h5 is not None:
+            self._h5.close()
+            self._h5 = None
+        names = ["classification.csv", "classification.json"]
+        names += ["windows.csv"] if self._multi else []
+        names += ["gradcam.h5"] if self._gradcam else []
+        written = [self._pending.pop(n).commit() for n in names]
+        self.abort()  # the files not kept (windows.csv of tracks of one window)
+        self.summary = dict(summary, evaluation=ev)
+        if ev and "confusion" in ev:
+            from ..resandi.evaluate import plot_confusion  # lazy: torch, matplotlib
+
+            path = os.path.join(self.out, "confusion.png")
+            plot_confusion(ev["confusion"], CLASS_NAMES, path,
+                           f"{os.path.basename(self.source)}: {ev['n_known']} tracks of known "
+                           f"class, accuracy {100 * ev['accuracy']:.1f} %")
+            written.append(path)
+        if self._figure:
+            written.append(self._draw())
+        return written
+
+    def _draw(self) -> str:
+        shown = self._shown
+        ids = self._figure_ids
+        if shown is None:
+            if ids:
+                figure_tracks(self._last, ids)  # names the first missing track
+            raise ValueError("figure: no track could be classified, nothing to draw")
+        if ids:
+            found = set(shown.ids)
+            missing = [t for t in ids if str(t) not in found]
+            if missing:
+                raise ValueError(f"figure_tracks: no track {missing[0]!r} in the input")
+        return figure(os.path.join(self.out, "tracks.png"), shown, ids, self._figure_n)
+
+    def abort(self) -> None:
+        """Close and remove the files not committed."""
+        for f in self._files.values():
+            if not f.closed:
+                f.close()
+        if self._h5 is not None:
+            self._h5.close()
+            self._h5 = None
+        for p in self._pending.values():
+            p.discard()
+        self._pending = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, *exc):
+        if kind is not None:
+            self.abort()
+
+
+def write(out: str, res: ClassifyResult, source: str, **options) -> list[str]:
+    """All the files of one :class:`ClassifyResult` (:class:`Writer` with one chunk)."""
+    with Writer(out, source, **options) as w:
+        w.add(res)
+        return w.close(res.notes)
 
 
 def figure_tracks(res: ClassifyResult, ids=None, n: int = 4) -> list[int]:
@@ -170,5 +331,4 @@ def figure(path: str, res: ClassifyResult, ids=None, n: int = 4) -> str:
     return path
 
 
-__all__ = ["OPTIONAL", "figure", "figure_tracks", "remove_stale", "write_gradcam",
-           "write_tables"]
+__all__ = ["OPTIONAL", "Writer", "figure", "figure_tracks", "write"]

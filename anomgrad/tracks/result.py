@@ -29,7 +29,32 @@ import math
 import numpy as np
 
 from ..resandi.calibration import UNCERTAIN_BELOW
-from ..resandi.task import CLASS_ALPHA, CLASS_NAMES
+from ..resandi.task import CLASS_ALPHA, CLASS_NAMES, confusion_matrix
+
+
+def evaluation(truth, label, true_alpha=None, alpha=None, alpha_msd=None) -> dict | None:
+    """Scores against the truth the input gave (None when it gave none): accuracy, the
+    confusion matrix (rows: true class) and per-class accuracy over the classified
+    tracks of known class (``truth`` and ``label`` >= 0), and, where the true exponents
+    are known, the mean absolute error of ``alpha`` and of ``alpha_msd``."""
+    known = (truth >= 0) & (label >= 0)
+    out = {}
+    if known.any():
+        t, p = truth[known], label[known]
+        cm = confusion_matrix(t, p, len(CLASS_NAMES))
+        out.update(n_known=int(known.sum()), accuracy=float((t == p).mean()),
+                   confusion=cm.tolist(),
+                   per_class={n: float(cm[c, c] / cm[c].sum()) if cm[c].sum() else None
+                              for c, n in enumerate(CLASS_NAMES)})
+    if true_alpha is not None:
+        ta = np.asarray(true_alpha, np.float64)
+        for key, est in (("alpha_mae", alpha), ("alpha_msd_mae", alpha_msd)):
+            if est is not None:
+                m = np.isfinite(ta) & np.isfinite(est)
+                if m.any():
+                    out[key] = float(np.abs(est[m] - ta[m]).mean())
+                    out["n_known_alpha"] = int(m.sum())
+    return out or None
 
 
 @dataclasses.dataclass
@@ -93,8 +118,7 @@ class ClassifyResult:
 
     def accuracy(self) -> float:
         """Accuracy on the classified tracks whose true class the input said (NaN if none)."""
-        known = (self.truth >= 0) & (self.label >= 0)
-        return float((self.label[known] == self.truth[known]).mean()) if known.any() else math.nan
+        return (self.evaluation() or {}).get("accuracy", math.nan)
 
     def rows(self) -> list[dict]:
         """One flat row per track (the CSV)."""
@@ -127,30 +151,13 @@ class ClassifyResult:
         return out
 
     def evaluation(self) -> dict | None:
-        """Scores against the truth the input gave (None when it gave none): accuracy,
-        the confusion matrix (rows: true class) and per-class accuracy over the classified
-        tracks of known class, and, where the true exponents are known, the mean absolute
-        error of ``alpha`` and of ``alpha_msd``."""
-        known = (self.truth >= 0) & (self.label >= 0)
-        true_alpha = None if self.tracks is None else getattr(self.tracks, "alpha", None)
-        out = {}
-        if known.any():
-            t, p = self.truth[known], self.label[known]
-            cm = np.bincount(t * len(CLASS_NAMES) + p, minlength=len(CLASS_NAMES) ** 2)
-            cm = cm.reshape(len(CLASS_NAMES), -1)
-            out.update(n_known=int(known.sum()), accuracy=float((t == p).mean()),
-                       confusion=cm.tolist(),
-                       per_class={n: float(cm[c, c] / cm[c].sum()) if cm[c].sum() else None
-                                  for c, n in enumerate(CLASS_NAMES)})
-        if true_alpha is not None:
-            ta = np.asarray(true_alpha, np.float64)
-            for key, est in (("alpha_mae", self.alpha), ("alpha_msd_mae", self.alpha_msd)):
-                if est is not None:
-                    m = np.isfinite(ta) & np.isfinite(est)
-                    if m.any():
-                        out[key] = float(np.abs(est[m] - ta[m]).mean())
-                        out["n_known_alpha"] = int(m.sum())
-        return out or None
+        """:func:`evaluation` of these tracks against the truth the input gave."""
+        return evaluation(self.truth, self.label, self.true_alpha, self.alpha, self.alpha_msd)
+
+    @property
+    def true_alpha(self) -> np.ndarray | None:
+        """(n,) the exponents the input said (NaN where unknown), or None."""
+        return None if self.tracks is None else getattr(self.tracks, "alpha", None)
 
     def window_rows(self) -> list[dict]:
         """One row per window of every classified track (``windows.csv``): the track, the
@@ -171,6 +178,36 @@ class ClassifyResult:
                 out.append(row)
         return out
 
+    def take(self, idx) -> "ClassifyResult":
+        """The entries ``idx`` (positions) as a result of their own."""
+        idx = np.asarray(list(idx), np.int64)
+        arr = lambda a: None if a is None else a[idx]  # noqa: E731
+        lst = lambda a: None if a is None else [a[i] for i in idx]  # noqa: E731
+        return dataclasses.replace(
+            self, ids=lst(self.ids), lengths=arr(self.lengths), status=lst(self.status),
+            message=lst(self.message), probabilities=arr(self.probabilities),
+            label=arr(self.label), windows=lst(self.windows), gradcam=lst(self.gradcam),
+            truth=arr(self.truth), tracks=None if self.tracks is None else self.tracks.take(idx),
+            alpha_msd=arr(self.alpha_msd), alpha=arr(self.alpha), alpha_std=arr(self.alpha_std),
+            K=arr(self.K))
+
+    @classmethod
+    def concat(cls, parts) -> "ClassifyResult":
+        """The entries of ``parts`` (results of one run) one after the other."""
+        parts = list(parts)
+        arr = lambda name: (None if any(getattr(p, name) is None for p in parts)  # noqa: E731
+                            else np.concatenate([getattr(p, name) for p in parts]))
+        lst = lambda name: (None if any(getattr(p, name) is None for p in parts)  # noqa: E731
+                            else [x for p in parts for x in getattr(p, name)])
+        tracks = (None if any(p.tracks is None for p in parts)
+                  else type(parts[0].tracks).concat([p.tracks for p in parts]))
+        return dataclasses.replace(
+            parts[0], ids=lst("ids"), lengths=arr("lengths"), status=lst("status"),
+            message=lst("message"), probabilities=arr("probabilities"), label=arr("label"),
+            windows=lst("windows"), gradcam=lst("gradcam"), truth=arr("truth"),
+            tracks=tracks, alpha_msd=arr("alpha_msd"), alpha=arr("alpha"),
+            alpha_std=arr("alpha_std"), K=arr("K"))
+
     def to_frame(self):
         """:meth:`rows` as a pandas ``DataFrame`` (one row per track)."""
         import pandas as pd  # lazy: pandas (the result itself needs only numpy)
@@ -178,4 +215,4 @@ class ClassifyResult:
         return pd.DataFrame(self.rows())
 
 
-__all__ = ["ClassifyResult"]
+__all__ = ["ClassifyResult", "evaluation"]

@@ -94,8 +94,15 @@ def test_trackmate_csv(tmp_path, small_model, known):
     res = classify(tmp_path / "spots.csv", model=small_model, device="cpu")
     assert res.status == ["ok"] * 3
     assert "3 header rows skipped" in res.notes and "1 untracked rows skipped" in res.notes
-    np.testing.assert_array_equal(res.probabilities,
-                                  classify(tracks, model=small_model, device="cpu").probabilities)
+    mem = classify(tracks, model=small_model, device="cpu", pixel_size=1, frame_interval=0.1)
+    np.testing.assert_array_equal(res.probabilities, mem.probabilities)
+    # the units row: positions in micron, T = FRAME x 0.1 s: K in um^2/s^alpha
+    assert res.units == {"length": "um", "time": "s"} and res.K_unit == "um^2/s^alpha"
+    assert "units from the file's header: pixel size 1 um, frame interval 0.1 s" in res.notes
+    np.testing.assert_allclose(res.K, mem.K, rtol=1e-9)
+    mine = classify(tmp_path / "spots.csv", model=small_model, device="cpu", pixel_size=0.5)
+    assert "units from the file's header: frame interval 0.1 s" in mine.notes  # options win
+    np.testing.assert_allclose(mine.K, 0.25 * res.K, rtol=1e-9)
 
 
 def test_bad_tracks_are_listed_and_the_others_classified(tmp_path, small_model, known):
@@ -293,3 +300,73 @@ def test_the_figure_shows_the_most_and_least_confident_or_the_chosen_tracks(tmp_
     assert (tmp_path / "o" / "tracks.png").exists()
     assert main(["classify", str(tmp_path / "t.csv"), "--figure-n", "2", "-q",
                  "--out", str(tmp_path / "o2")]) == 2  # --figure-n without --figure
+
+
+def _close(a, b) -> bool:
+    """JSON values equal, numbers to float32 rounding."""
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    if isinstance(a, float):
+        return a == pytest.approx(b, rel=1e-5, abs=2e-6)
+    return a == b
+
+
+@pytest.mark.parametrize("figure_ids", [None, ["12", "3", "40"]])
+def test_a_file_larger_than_the_chunk_gives_the_files_of_one_chunk(tmp_path, monkeypatch,
+                                                                    small_model, known,
+                                                                    figure_ids):
+    """The command's way (chunks of tracks, rows parsed a few at a time and spilled to
+    disk, files written as it goes) writes the files of one in-memory classify: the same
+    rows and windows (numbers to float32 rounding: the network's batches differ), the
+    same Grad-CAM file, the figure of the same tracks."""
+    import h5py
+
+    from anomgrad.io import tracking
+    from anomgrad.tracks import outputs
+    from anomgrad.tracks.classify import classify_chunks
+
+    tracks = [p[:150] for p in known[0][::3]]  # 43 tracks, a long one, a gap: 45
+    long = np.cumsum(np.random.default_rng(4).normal(size=(1300, 2)), 0)  # two windows
+    tracks = tracks[:20] + [long] + tracks[20:]
+    write_trackpy_csv(tmp_path / "t.csv", tracks)
+    with open(tmp_path / "t.csv", "a", newline="") as f:  # a track with a gap
+        for t in list(range(20)) + list(range(23, 40)):
+            csv.writer(f).writerow([0, *tracks[0][t][::-1], 100.0, 300 + t, "gap"])
+    opts = dict(gradcam=True, figure=True, figure_ids=figure_ids, figure_n=2)
+    one = classify(tmp_path / "t.csv", model=small_model, device="cpu", gradcam=True)
+    a = outputs.write(str(tmp_path / "a"), one, "t.csv", **opts)
+    monkeypatch.setattr(tracking, "CHUNK_ROWS", 500)
+    run = classify_chunks(tmp_path / "t.csv", chunk_tracks=6, memory_rows=1000,
+                          model=small_model, device="cpu", gradcam=True)
+    with outputs.Writer(str(tmp_path / "b"), "t.csv", **opts) as w:
+        n = 0
+        for res in run:
+            w.add(res)
+            n += 1
+        b = w.close(run.notes)
+    assert n == 8 and run.n == 45
+    assert [os.path.basename(p) for p in a] == [os.path.basename(p) for p in b]
+    assert {os.path.basename(p) for p in a} == {"classification.csv", "classification.json",
+                                                "windows.csv", "gradcam.h5", "tracks.png"}
+    for name in ("classification.csv", "windows.csv"):
+        ra, rb = (list(csv.DictReader(open(tmp_path / d / name))) for d in "ab")
+        assert len(ra) == len(rb) and [r.keys() for r in ra] == [r.keys() for r in rb], name
+        for x, y in zip(ra, rb):
+            for k in x:
+                if (k.startswith(("p_", "alpha")) or k == "K") and x[k]:
+                    assert float(x[k]) == pytest.approx(float(y[k]), abs=2e-6), (name, k)
+                else:
+                    assert x[k] == y[k], (name, k)
+    ja, jb = (json.loads((tmp_path / d / "classification.json").read_text()) for d in "ab")
+    assert _close(ja, jb)
+    with h5py.File(tmp_path / "a" / "gradcam.h5") as fa, h5py.File(tmp_path / "b" / "gradcam.h5") as fb:
+        for k in ("offsets", "id", "label"):
+            np.testing.assert_array_equal(fa[k][...], fb[k][...])
+        np.testing.assert_allclose(fa["cam"][...], fb["cam"][...], rtol=1e-4, atol=1e-5)
+        assert len(fa["id"]) == 44  # every classified track (not "gap")
+    assert w._shown.ids == [one.ids[i] for i in outputs.figure_tracks(one, figure_ids, 2)] \
+        if figure_ids is None else sorted(w._shown.ids) == sorted(figure_ids)
+    js = json.loads((tmp_path / "b" / "classification.json").read_text())
+    assert js["n"] == 45 and len(js["tracks"]) == 45 and js["status_counts"]["missing_frames"] == 1
