@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from ..io.convert import READ_FORMATS, WRITE_FORMATS
-from ._common import AMP, DEVICE, QUIET, float_arg, int_arg, say
+from ._common import AMP, DEVICE, QUIET, float_arg, int_arg, keep_freed_memory, say
 
 READING = dict(fmt=None, dim=None, ref=None, id_col=None, frame_col=None, x_col=None,
                y_col=None, truth_col=None)
@@ -92,6 +92,7 @@ def run_classify(args) -> int:
     if args.chunk is not None and args.chunk < 1:
         raise ValueError(f"argument --chunk: must be >= 1, got {args.chunk}")
     out = args.out or os.path.splitext(os.path.abspath(args.input))[0] + "-classified"
+    keep_freed_memory()
     run = classify_chunks(args.input, chunk_tracks=args.chunk or CHUNK_TRACKS,
                           model=args.model, gradcam=args.gradcam or args.figure,
                           device=args.device, amp=args.amp, batch_size=args.batch_size,
