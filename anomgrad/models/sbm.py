@@ -36,18 +36,37 @@ def _tables(T):
     return lnt, l1p
 
 
+@njit(cache=True)
+def _scale(sc, al, lnt, l1p):
+    """sqrt((t+1)^al - t^al) for t = 1 .. T-1 into ``sc``."""
+    for t in range(len(sc)):
+        sc[t] = math.sqrt(exp_det(al * lnt[t]) * expm1_det(al * l1p[t]))
+
+
 @njit(parallel=True, cache=True)
-def _kernel(out, alpha, k0, k1, start, lnt, l1p):
+def _scale_table(alphas, lnt, l1p):
+    tab = np.empty((len(alphas), len(lnt)))
+    for k in prange(len(alphas)):
+        _scale(tab[k], alphas[k], lnt, l1p)
+    return tab
+
+
+@njit(parallel=True, cache=True)
+def _kernel(out, alpha, k0, k1, start, lnt, l1p, tab, row):
+    """Trajectory i scales its normals by ``tab[row[i]]`` (an alpha shared by many
+    trajectories: its table computed once), or, where ``row[i] < 0``, by a table of its
+    own alpha computed here."""
     n, dim, T = out.shape
     cap = 4 * ((T - 1 + 3) // 4)
     for i in prange(n):
         traj = _U64(start) + _U64(i)
-        al = alpha[i]
         words = np.empty(cap, np.uint32)
         z = np.empty(cap, np.float64)
-        sc = np.empty(T - 1, np.float64)
-        for t in range(T - 1):
-            sc[t] = math.sqrt(exp_det(al * lnt[t]) * expm1_det(al * l1p[t]))
+        if row[i] >= 0:
+            sc = tab[row[i]]
+        else:
+            sc = np.empty(T - 1, np.float64)
+            _scale(sc, alpha[i], lnt, l1p)
         for a in range(dim):
             fill_normals(z, T - 1, words, k0, k1, traj, STREAM_AXIS + a)
             for t in range(T - 1):
@@ -55,7 +74,18 @@ def _kernel(out, alpha, k0, k1, start, lnt, l1p):
             store_cumsum(out[i, a], z, T)
 
 
+TABLE_BYTES = 64 << 20  # at most this much memory for the scale tables of shared alphas
+
+
 def generate_cpu(out: np.ndarray, alpha: np.ndarray, seed: int, start: int) -> None:
+    """Trajectories that share an alpha (one alpha for all, a few classes' alphas) share
+    its scale table, computed once (the same bits: the same function of alpha); a batch
+    of distinct alphas computes one table per trajectory."""
     k0, k1 = seed_words(seed)
-    lnt, l1p = _tables(out.shape[2])
-    _kernel(out, alpha, k0, k1, _U64(start), lnt, l1p)
+    n, _, T = out.shape
+    lnt, l1p = _tables(T)
+    uniq, row = np.unique(alpha, return_inverse=True)
+    if 2 * len(uniq) > n or len(uniq) * (T - 1) * 8 > TABLE_BYTES:
+        uniq, row = uniq[:0], np.full(n, -1, np.int64)
+    tab = _scale_table(uniq, lnt, l1p)
+    _kernel(out, alpha, k0, k1, _U64(start), lnt, l1p, tab, row.astype(np.int64).ravel())

@@ -71,6 +71,18 @@ def test_per_trajectory_alpha_row_by_row(model):
         np.testing.assert_array_equal(x[i], xi[0])
 
 
+@pytest.mark.parametrize("model", [m for m in MODELS if m != "bm"])
+def test_shared_alphas_row_by_row(model):
+    """A batch where trajectories share an alpha (SBM then computes each alpha's scale
+    table once) gives each trajectory's bits alone."""
+    lo, _, hi, _ = ALPHA_RANGES[model]
+    a = np.tile(np.linspace(lo + 0.05, hi - 0.05, 3), 4)
+    x = ag.generate(model, 12, 150, a, dim=2, seed=8, dtype=np.float64)
+    for i in range(12):
+        xi = ag.generate(model, 1, 150, a[i], dim=2, seed=8, start=i, dtype=np.float64)
+        np.testing.assert_array_equal(x[i], xi[0])
+
+
 def test_seed_changes_everything():
     a = ag.generate("fbm", 5, 100, 0.5, seed=0)
     b = ag.generate("fbm", 5, 100, 0.5, seed=1)
