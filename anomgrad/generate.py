@@ -11,7 +11,7 @@ from .rng import uniforms
 
 
 def generate(model: str, n: int, T: int, alpha=None, dim: int = 2, seed: int = 0, *,
-             start: int = 0, dtype=np.float32, device: str = "cpu"):
+             start: int = 0, dtype=np.float32, device: str = "cpu", out=None):
     """Generate ``n`` trajectories of ``model``, shape ``(n, dim, T)``.
 
     Parameters
@@ -29,6 +29,9 @@ def generate(model: str, n: int, T: int, alpha=None, dim: int = 2, seed: int = 0
     dtype : float32 (default) or float64.  All arithmetic is float64; float32 output
         is the float64 trajectory rounded (see docs/models.md).
     device : "cpu" returns a numpy array; "cuda" a torch tensor on the GPU.
+    out : (CPU) a C-contiguous, writeable numpy array of shape ``(n, dim, T)`` and dtype
+        ``dtype`` to write the trajectories into (every element is written) and return,
+        instead of a new one: a loop of calls then allocates nothing.
 
     Models follow andi-datasets 2.1.13 in distribution (docs/models.md); random
     numbers follow the counter-based contract of docs/rng.md.
@@ -45,13 +48,31 @@ def generate(model: str, n: int, T: int, alpha=None, dim: int = 2, seed: int = 0
     dtype = V.check_dtype(dtype)
     device = V.check_device(device)
     if device != "cpu":
+        if out is not None:
+            raise ValueError(f"out is for device='cpu' (a numpy array); on {device!r} "
+                             f"generate returns a new tensor")
         from . import _cuda  # lazy: torch
 
         return _cuda.generate(model, n, T, alpha, dim, seed, start, dtype, device)
     alpha = V.check_alpha(model, alpha, n)
-    out = np.empty((n, dim, T), dtype)
+    if out is None:
+        out = np.empty((n, dim, T), dtype)
+    else:
+        _check_out(out, (n, dim, T), dtype)
     GENERATORS[model](out, alpha, seed, start)
     return out
+
+
+def _check_out(out, shape: tuple, dtype) -> None:
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy array (device='cpu'), got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"out must have shape (n, dim, T) = {shape}, got {out.shape}")
+    if out.dtype != dtype:
+        raise ValueError(f"out has dtype {out.dtype} but dtype={np.dtype(dtype).name}: give "
+                         f"the same dtype to both")
+    if not (out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError("out must be C-contiguous and writeable")
 
 
 def range_alphas(seed: int, first: int, count: int, lo: float, hi: float) -> np.ndarray:

@@ -359,16 +359,19 @@ def _write(out, params, chunk, overwrite, progress, command, say) -> dict:
         seed, start, lo_hi = params["seed"], params["start"], params["alpha_range"]
         with tqdm(total=n, initial=done, unit="traj", unit_scale=True, disable=not progress,
                   desc=params["model"], file=sys.stderr, mininterval=0.5) as bar:
+            buf = None  # one buffer for every chunk (generate(out=...)): no allocation per chunk
             for r0 in range(done, n, chunk):
                 m = min(chunk, n - r0)
                 if lo_hi is not None:
                     alpha = range_alphas(seed, start + r0, m, lo_hi[0], lo_hi[1])
                 else:
                     alpha = np.full(m, 1.0 if params["alpha"] is None else params["alpha"])
+                if buf is None:
+                    buf = np.empty((min(chunk, n - done), params["dim"], params["T"]),
+                                   params["dtype"])
                 x = generate(params["model"], m, params["T"], alpha, params["dim"], seed,
-                             start=start + r0, dtype=params["dtype"])
+                             start=start + r0, dtype=params["dtype"], out=buf[:m])
                 w.write_rows(x=x, alpha=alpha)
-                del x
                 bar.update(m)
     finish(partial, out)
     return {"path": out, "status": "resumed" if done else "written",

@@ -83,6 +83,28 @@ def test_shared_alphas_row_by_row(model):
         np.testing.assert_array_equal(x[i], xi[0])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("model", MODELS)
+def test_out_is_written_whole_and_returned(model, dtype):
+    lo, _, hi, _ = ALPHA_RANGES[model]
+    alpha = None if model == "bm" else 0.5 * (lo + hi)
+    out = np.full((7, 3, 130), np.nan, dtype)
+    got = ag.generate(model, 7, 130, alpha, dim=3, seed=2, start=5, dtype=dtype, out=out)
+    assert got is out
+    np.testing.assert_array_equal(out, ag.generate(model, 7, 130, alpha, dim=3, seed=2,
+                                                   start=5, dtype=dtype))
+
+
+@pytest.mark.parametrize("out,words", [
+    (np.empty((4, 2, 50)), "dtype float64 but dtype=float32"),
+    (np.empty((4, 2, 51), np.float32), r"shape \(n, dim, T\) = \(4, 2, 50\)"),
+    (np.empty((4, 50, 2), np.float32).transpose(0, 2, 1), "C-contiguous"),
+    ([[0.0]], "numpy array")])
+def test_bad_out_is_refused(out, words):
+    with pytest.raises((ValueError, TypeError), match=words):
+        ag.generate("bm", 4, 50, out=out)
+
+
 def test_seed_changes_everything():
     a = ag.generate("fbm", 5, 100, 0.5, seed=0)
     b = ag.generate("fbm", 5, 100, 0.5, seed=1)
