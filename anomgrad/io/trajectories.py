@@ -31,6 +31,7 @@ import json
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import h5py
 import numpy as np
@@ -338,6 +339,11 @@ def write(out, params: dict, *, chunk: int, overwrite: bool = False, progress: b
         return _write(out, params, chunk, overwrite, progress, command, say)
 
 
+def _store(w, x, alpha) -> int:
+    w.write_rows(x=x, alpha=alpha)
+    return len(x)
+
+
 def _write(out, params, chunk, overwrite, progress, command, say) -> dict:
     partial = out + ".partial"
     n = params["n"]
@@ -359,20 +365,27 @@ def _write(out, params, chunk, overwrite, progress, command, say) -> dict:
         seed, start, lo_hi = params["seed"], params["start"], params["alpha_range"]
         with tqdm(total=n, initial=done, unit="traj", unit_scale=True, disable=not progress,
                   desc=params["model"], file=sys.stderr, mininterval=0.5) as bar:
-            buf = None  # one buffer for every chunk (generate(out=...)): no allocation per chunk
-            for r0 in range(done, n, chunk):
-                m = min(chunk, n - r0)
-                if lo_hi is not None:
-                    alpha = range_alphas(seed, start + r0, m, lo_hi[0], lo_hi[1])
-                else:
-                    alpha = np.full(m, 1.0 if params["alpha"] is None else params["alpha"])
-                if buf is None:
-                    buf = np.empty((min(chunk, n - done), params["dim"], params["T"]),
-                                   params["dtype"])
-                x = generate(params["model"], m, params["T"], alpha, params["dim"], seed,
-                             start=start + r0, dtype=params["dtype"], out=buf[:m])
-                w.write_rows(x=x, alpha=alpha)
-                bar.update(m)
+            # double buffering: chunk k+1 is generated (the kernels release the GIL) while
+            # a writer thread stores chunk k; writes stay in order, one at a time, so the
+            # progress recorded after each is as without the thread (resume unchanged)
+            shape = (min(chunk, n - done), params["dim"], params["T"])
+            bufs = [np.empty(shape, params["dtype"]) for _ in range(2 if n - done > chunk else 1)]
+            writing = None
+            with ThreadPoolExecutor(1, thread_name_prefix="anomgrad-write") as pool:
+                for k, r0 in enumerate(range(done, n, chunk)):
+                    m = min(chunk, n - r0)
+                    if lo_hi is not None:
+                        alpha = range_alphas(seed, start + r0, m, lo_hi[0], lo_hi[1])
+                    else:
+                        alpha = np.full(m, 1.0 if params["alpha"] is None else params["alpha"])
+                    x = generate(params["model"], m, params["T"], alpha, params["dim"], seed,
+                                 start=start + r0, dtype=params["dtype"],
+                                 out=bufs[k % len(bufs)][:m])
+                    if writing is not None:
+                        bar.update(writing.result())
+                    writing = pool.submit(_store, w, x, alpha)
+                if writing is not None:
+                    bar.update(writing.result())
     finish(partial, out)
     return {"path": out, "status": "resumed" if done else "written",
             "seconds": time.perf_counter() - t0}

@@ -66,7 +66,7 @@ def step_scales(sc, k0, k1, traj, alpha, T):
         j += BATCH
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def _kernel(out, alpha, k0, k1, start):
     n, dim, T = out.shape
     cap = 4 * ((T - 1 + 3) // 4)

@@ -15,7 +15,7 @@ from ._common import seed_words, store_cumsum
 _U64 = np.uint64
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def _kernel(out, alpha, k0, k1, start):
     n, dim, T = out.shape
     cap = 4 * ((T - 1 + 3) // 4)

@@ -43,7 +43,7 @@ def event_grid(idx, k0, k1, traj, inv_alpha, T):
             j += 1
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def _kernel(out, alpha, k0, k1, start):
     n, dim, T = out.shape
     cap = 4 * ((T + 3) // 4)

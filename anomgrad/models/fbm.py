@@ -40,7 +40,7 @@ def embedding_size(T: int) -> int:
     return 2 * (1 << max(0, (n - 1).bit_length()))
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def fgn_autocovariance(H, m):
     """gamma(k) for k = 0..m, shape (len(H), m + 1), free of cancellation in k^2H.
 
@@ -79,7 +79,7 @@ def eigenvalues(alpha: np.ndarray, T: int, workers: int = 1) -> np.ndarray:
     return lam
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def _spectrum(A, lam, which, k0, k1, start, stream0):
     """A[b, s] (float view of complex, length 2M) = sqrt(lam_k / M) (N_2k, N_2k+1) of
     stream stream0 + s, lam = lam[which[b]] mirrored (lambda_(M-k) = lambda_k)."""
@@ -103,7 +103,7 @@ def _spectrum(A, lam, which, k0, k1, start, stream0):
                 row[2 * k + 1] *= e[k]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def _store(out, A):
     """Cumulative sums of Re/Im of the transformed spectra into out (n, dim, T)."""
     n, dim, T = out.shape

@@ -26,7 +26,7 @@ from ._common import BATCH, power_law_batch, seed_words, unit3
 
 _U32 = np.uint32
 _U64 = np.uint64
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def _kernel(out, alpha, k0, k1, start):
     n, dim, T = out.shape
     for i in prange(n):

@@ -43,7 +43,7 @@ def _scale(sc, al, lnt, l1p):
         sc[t] = math.sqrt(exp_det(al * lnt[t]) * expm1_det(al * l1p[t]))
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def _scale_table(alphas, lnt, l1p):
     tab = np.empty((len(alphas), len(lnt)))
     for k in prange(len(alphas)):
@@ -51,7 +51,7 @@ def _scale_table(alphas, lnt, l1p):
     return tab
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def _kernel(out, alpha, k0, k1, start, lnt, l1p, tab, row):
     """Trajectory i scales its normals by ``tab[row[i]]`` (an alpha shared by many
     trajectories: its table computed once), or, where ``row[i] < 0``, by a table of its

@@ -56,7 +56,7 @@ class Writer:
         if gradcam:
             self._pending["gradcam.h5"] = Pending(os.path.join(out, "gradcam.h5"))
             self._h5 = self._new_gradcam(self._pending["gradcam.h5"].tmp)
-        self._n = self._cam_n = 0
+        self._n = 0
         self._status: dict = {}
         self._n_uncertain = self._n_classified = 0
         self._multi = False
