@@ -26,7 +26,7 @@ __host__ __device__ inline int64_t pow2_at_least(int64_t n) {
 }
 
 struct Layout {  // offsets (bytes) of the dynamic shared memory
-  size_t part, c, v, sorted, edges, red, ws, total;
+  size_t part, c, v, sorted, edges, run, red, ws, total;
 };
 
 __host__ __device__ inline Layout layout(const CamArgs& a) {
@@ -36,6 +36,8 @@ __host__ __device__ inline Layout layout(const CamArgs& a) {
   o += sizeof(double) * CAM_GROUPS * size_t(a.L);
   l.edges = o;
   o += sizeof(double) * size_t(a.nbands + 1);
+  l.run = o;  // first and last step of each cell (bands)
+  o += a.bands ? 2 * sizeof(int64_t) * size_t(a.L) : 0;
   l.red = o;
   o += 2 * sizeof(float) * kThreads;
   l.c = o;
@@ -55,6 +57,8 @@ __global__ void gradcam_kernel(CamArgs a) {
   const Layout l = layout(a);
   double* part = reinterpret_cast<double*>(smem + l.part);
   double* edges = reinterpret_cast<double*>(smem + l.edges);
+  int64_t* first = reinterpret_cast<int64_t*>(smem + l.run);
+  int64_t* last = first + a.L;
   float* red = reinterpret_cast<float*>(smem + l.red);
   float* c = reinterpret_cast<float*>(smem + l.c);
   float* v = reinterpret_cast<float*>(smem + l.v);
@@ -127,12 +131,24 @@ __global__ void gradcam_kernel(CamArgs a) {
         }
       for (int b = tid; b <= a.nbands; b += nt)
         edges[b] = cam_percentile(sorted, a.T, double(100 * b) / double(a.nbands) / 100.0);
+      // nearest upsampling maps the steps to the cells in order (floor of t times a
+      // positive scale), so each cell's steps are one run: find its ends across the block
+      // and scan only them (the same steps in the same order as a scan of all T)
+      for (int64_t j = tid; j < a.L; j += nt) {
+        first[j] = 0;
+        last[j] = -1;
+      }
+      __syncthreads();
+      for (int64_t t = tid; t < a.T; t += nt) {
+        const int64_t j = cam_nearest(t, a.L, a.T);
+        if (t == 0 || cam_nearest(t - 1, a.L, a.T) != j) first[j] = t;
+        if (t == a.T - 1 || cam_nearest(t + 1, a.L, a.T) != j) last[j] = t;
+      }
       __syncthreads();
       for (int64_t j = tid; j < a.L; j += nt) {
         float mn = 0.0f, mx = 0.0f;
         int64_t count = 0;
-        for (int64_t t = 0; t < a.T; ++t) {
-          if (cam_nearest(t, a.L, a.T) != j) continue;
+        for (int64_t t = first[j]; t <= last[j]; ++t) {
           mn = count == 0 || v[t] < mn ? v[t] : mn;
           mx = count == 0 || v[t] > mx ? v[t] : mx;
           ++count;
