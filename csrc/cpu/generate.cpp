@@ -14,10 +14,11 @@ namespace anomgrad::cpu {
 
 namespace {
 
-// e[k] = sqrt(lambda_k / M), k <= M/2, for one alpha.  Throws if an eigenvalue is
-// negative beyond rounding (impossible for fGn; anomgrad/models/fbm.py does the same).
-void fbm_eigen(double alpha, int64_t M, const std::vector<double>& tw, std::vector<double>& re,
-               std::vector<double>& im, std::vector<double>& e) {
+// e[k] = sqrt(lambda_k / M), k <= M/2, for one alpha.  Returns 0, or the most negative
+// eigenvalue when one is negative beyond rounding (impossible for fGn;
+// anomgrad/models/fbm.py refuses it too), e then unset.
+double fbm_eigen(double alpha, int64_t M, const std::vector<double>& tw, std::vector<double>& re,
+                 std::vector<double>& im, std::vector<double>& e) {
   for (int64_t k = 0; k < M; ++k) {
     re[k] = circulant_row(alpha, M, k);
     im[k] = 0.0;
@@ -28,10 +29,9 @@ void fbm_eigen(double alpha, int64_t M, const std::vector<double>& tw, std::vect
     hi = re[k] > hi ? re[k] : hi;
     lo = re[k] < lo ? re[k] : lo;
   }
-  if (lo < -1e-9 * hi)
-    throw std::runtime_error("circulant embedding has a negative eigenvalue " +
-                             std::to_string(lo));
+  if (lo < -1e-9 * hi) return lo;
   for (int64_t k = 0; k <= M / 2; ++k) e[k] = std::sqrt((re[k] > 0.0 ? re[k] : 0.0) / double(M));
+  return 0.0;
 }
 
 template <class Out>
@@ -42,7 +42,7 @@ void fbm_all(const GenerateArgs& g) {
   for (int64_t k = 0; k < M / 2; ++k) fft_twiddle(tw.data(), l, k);
   Out* out = static_cast<Out*>(g.out);
   bool failed = false;
-  std::string what;
+  double worst = 0.0;  // the most negative eigenvalue met (the same whatever the threads)
 #pragma omp parallel
   {
     std::vector<double> re(M), im(M), e(M / 2 + 1);
@@ -50,18 +50,17 @@ void fbm_all(const GenerateArgs& g) {
 #pragma omp for schedule(dynamic, 16)
     for (int64_t i = 0; i < g.n; ++i) {
       const double alpha = g.alpha[g.alpha_per_traj ? i : 0];
-      try {
-        if (!(alpha == cached)) {
-          fbm_eigen(alpha, M, tw, re, im, e);
-          cached = alpha;
-        }
-      } catch (const std::exception& ex) {
+      if (!(alpha == cached)) {
+        const double bad = fbm_eigen(alpha, M, tw, re, im, e);
+        if (bad < 0.0) {
 #pragma omp critical
-        {
-          failed = true;
-          what = ex.what();
+          {
+            failed = true;
+            worst = bad < worst ? bad : worst;
+          }
+          continue;
         }
-        continue;
+        cached = alpha;
       }
       Out* x = out + i * g.dim * g.T;
       for (int s = 0; 2 * s < g.dim; ++s) {
@@ -81,7 +80,7 @@ void fbm_all(const GenerateArgs& g) {
       }
     }
   }
-  if (failed) throw std::runtime_error(what);
+  if (failed) throw std::runtime_error(negative_eigenvalue_message(worst));
 }
 
 template <class Out>

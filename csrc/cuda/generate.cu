@@ -391,7 +391,7 @@ void traj_launch(const GenerateArgs& g, cudaStream_t stream) {
 struct FbmStatus {  // at the start of the caller's scratch
   int flag;         // 1: a circulant embedding had a negative eigenvalue
   int pad;
-  double value;     // the eigenvalue
+  double value;     // the most negative of them (0 when none)
 };
 constexpr size_t kFbmHeader = 256;  // the status, then the blocks' work areas (global path)
 
@@ -476,7 +476,16 @@ __global__ void __launch_bounds__(kFbmThreads) fbm_kernel(GenerateArgs g, int64_
         lo = red[nt / 32 + w] < lo ? red[nt / 32 + w] : lo;
       }
       if (lo < -1e-9 * hi) {  // the host throws; report it, skip the trajectory
-        if (tid == 0 && atomicCAS(&status->flag, 0, 1) == 0) status->value = lo;
+        if (tid == 0) {  // every failing block: flag 1, value the minimum of their lo
+          status->flag = 1;
+          auto* v = reinterpret_cast<unsigned long long*>(&status->value);
+          unsigned long long seen = *v;
+          while (double_of(seen) > lo) {
+            const unsigned long long was = atomicCAS(v, seen, (unsigned long long)bits_of(lo));
+            if (was == seen) break;
+            seen = was;
+          }
+        }
         __syncthreads();
         continue;
       }
@@ -595,7 +604,7 @@ void fbm_launch(const GenerateArgs& g, cudaStream_t stream) {
   FbmStatus h{};
   check(cudaMemcpyAsync(&h, status, sizeof h, cudaMemcpyDeviceToHost, stream), "fbm status");
   check(cudaStreamSynchronize(stream), "fbm");
-  if (h.flag) throw std::runtime_error("circulant embedding has a negative eigenvalue " + std::to_string(h.value));
+  if (h.flag) throw std::runtime_error(negative_eigenvalue_message(h.value));
 }
 
 template <class Out>

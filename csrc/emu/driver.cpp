@@ -11,7 +11,7 @@
 //   cam N K L T NBANDS FLAGS SMS              FLAGS: comma-separated cam,cells,relu,linear,minmax
 //   words N COUNT STREAM, normals N COUNT STREAM
 //   invalid WHAT                               an argument check (driver.cpp: invalid_case)
-//   fbmneg T s|p                               FBM with negative circulant eigenvalues
+//   fbmneg T s|p|m                             FBM with negative circulant eigenvalues
 //   selftest NAME                              the emulator's own tests (selftest.cpp)
 //   cost COMMAND ...                           the cost model of one forward-order run
 // SMS is the emulated device's SM count (2 makes the grid-stride loops run).
@@ -492,10 +492,13 @@ std::string fbm_negative_case(const std::string& id, std::istream& in) {
   in >> T >> am;
   const int64_t n = 5;
   Buf<double> alpha{size_t(n)};
-  for (int64_t i = 0; i < n; ++i) alpha.p[i] = (am == "p" && i % 2) ? 0.7 : 2.5;
+  // p: every other trajectory valid; m: two invalid alphas, so the most negative
+  // eigenvalue must be reported whatever the order the blocks run in
+  for (int64_t i = 0; i < n; ++i)
+    alpha.p[i] = am == "m" ? (i % 2 ? 3.1 : 2.5) : (am == "p" && i % 2) ? 0.7 : 2.5;
   const size_t total = size_t(n) * 2 * size_t(T);
   Buf<double> want(total), got(total);
-  ag::GenerateArgs g{ag::FBM, n, 2, T, 3, 0, alpha.p, am == "p", want.p, true};
+  ag::GenerateArgs g{ag::FBM, n, 2, T, 3, 0, alpha.p, am != "s", want.p, true};
   std::string cpu_msg = "(no error)";
   try {
     ag::cpu::generate(g);

@@ -76,6 +76,8 @@ MUTANTS = [
      "  check_cam(a);\n", "", ["invalid cam_L0"]),
     ("generate: model id not checked", "cuda/args.cuh",
      "  if (g.model < 0 || g.model > 5)", "  if (false)", ["invalid gen_model"]),
+    ("fbm: the first failing block's eigenvalue reported, not the most negative", "cuda/generate.cu",
+     "while (double_of(seen) > lo) {", "while (seen == 0ull) {", ["fbmneg 1000 m", "fbmneg 100 m"]),
     ("fbm: negative eigenvalue status not read back", "cuda/generate.cu",
      "  if (h.flag) throw", "  if (false) throw", ["fbmneg 100 s", "fbmneg 1000 p"]),
 ]

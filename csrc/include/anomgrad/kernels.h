@@ -4,8 +4,15 @@
 // buffers owned by the caller (numpy arrays on the CPU, torch tensors on the GPU).
 #pragma once
 #include <cstdint>
+#include <string>
 
 namespace anomgrad {
+
+// The error both FBM twins raise when a circulant embedding has a negative eigenvalue
+// (impossible for fGn at a valid alpha): they report the most negative one met.
+inline std::string negative_eigenvalue_message(double lo) {
+  return "circulant embedding has a negative eigenvalue " + std::to_string(lo);
+}
 
 // One call of a generator: trajectories start .. start + n - 1 of `model`
 // (anomgrad::Model), written to out (n, dim, T) float32 (out_double false) or float64.
