@@ -45,12 +45,12 @@ def rate(fn, n: int, rounds: int) -> float:
     return n / float(np.median(times))
 
 
-def models(n: int, rounds: int) -> dict:
+def models(n: int, rounds: int, alloc_only: bool = False) -> dict:
     res = {}
     buf = np.empty((n, 2, T), np.float32)
     for model, alpha in CASES:
         res[model] = {}
-        for threads in (1, 2):
+        for threads in () if alloc_only else (1, 2):
             numba.set_num_threads(threads)
             res[model][f"{threads} threads, out="] = round(rate(
                 lambda: ag.generate(model, n, T, alpha, seed=0, out=buf), n, rounds))
@@ -69,15 +69,17 @@ def cli(n: int, chunk: int, folder: str) -> dict:
     alpha = np.full(chunk, 1.5)
     t0 = time.perf_counter()
     for r0 in range(0, n, chunk):
-        ag.generate("lw", chunk, T, 1.5, seed=0, start=r0, out=buf)
+        m = min(chunk, n - r0)
+        ag.generate("lw", m, T, 1.5, seed=0, start=r0, out=buf[:m])
     gen = time.perf_counter() - t0
     path = os.path.join(folder, "write-alone.h5")
     params = tr.generation_params("lw", n, T, 2, 0, 0, "float32", alpha=1.5)
     tr.create(path, params)
     t0 = time.perf_counter()
     with Writer(path) as w:
-        for _ in range(0, n, chunk):
-            w.write_rows(x=buf, alpha=alpha)
+        for r0 in range(0, n, chunk):
+            m = min(chunk, n - r0)
+            w.write_rows(x=buf[:m], alpha=alpha[:m])
     write = time.perf_counter() - t0
     os.remove(path)
     out = os.path.join(folder, "lw.h5")
@@ -98,12 +100,14 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=100_000)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--cli", action="store_true")
+    p.add_argument("--alloc-only", action="store_true",
+                   help="only the allocating call (code without out=, for a before/after)")
     p.add_argument("--chunk", type=int, default=CLI_CHUNK_BYTES // (2 * T * 4),
                    help="trajectories per chunk (default: the command's, CLI_CHUNK_BYTES)")
     p.add_argument("--dir", default="/tmp/anomgrad-cpu-bounds")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
-    res = cli(a.n, a.chunk, a.dir) if a.cli else models(a.n, a.rounds)
+    res = cli(a.n, a.chunk, a.dir) if a.cli else models(a.n, a.rounds, a.alloc_only)
     print(json.dumps(res, indent=1))
     with open(a.out, "w") as f:
         json.dump(res, f, indent=1)

@@ -9,8 +9,8 @@ inflates.  Increments given as channels of their own need no such filters.
 
 * ``positions``: ``minmax(z)`` (the paper's input, docs/method.md §3);
 * ``increments``: the same two channels, plus per axis the steps of ``z`` (noise
-  included) divided by their standard deviation over the track's valid steps (0 on the
-  padding): scale-free like the positions.
+  included) divided by their root mean square over the track's valid steps (0 on the
+  padding): scale-free like the positions, and at most sqrt(T - 1) in size.
 
 Both arms see the same batches (fresh varying-T trajectories of the 8 classes, seed
 ``--seed``; localization noise per track as ``anomgrad train --noise 1``: 25 % clean,
@@ -21,7 +21,8 @@ statistics recomputed on fresh batches before testing (the issue-19 finding).
     python bench/input_channels.py --test andi-test.npz --steps 1000 --seeds 0 1 --out inputs/
 
 Writes ``inputs.json`` and ``inputs.csv`` (accuracy per arm, seed and sigma, per class
-and length band).
+and length band) and each network's weights (``ARM-seedS.pt``); a run already in
+``inputs.json`` is not done again.
 """
 
 from __future__ import annotations
@@ -56,9 +57,10 @@ def inputs(z: np.ndarray, T: np.ndarray, arm: str) -> np.ndarray:
     d = np.diff(z.astype(np.float64), axis=2, prepend=0.0)
     valid = np.arange(L)[None, :] >= (L - T[:, None] + 1)  # steps inside the track
     d *= valid[:, None, :]
-    m = np.maximum(T - 1, 1)[:, None]
-    sd = np.sqrt((d ** 2).sum(2) / m - (d.sum(2) / m) ** 2)
-    d /= np.where(sd > 0, sd, 1.0)[..., None]
+    # scaled by their root mean square (not their std: a Levy-walk track inside one
+    # flight has equal steps, a std of rounding size and would blow up to 1e8)
+    rms = np.sqrt((d ** 2).sum(2) / np.maximum(T - 1, 1)[:, None])
+    d /= np.where(rms > 0, rms, 1.0)[..., None]
     return np.concatenate([x, d.astype(np.float32)], axis=1)
 
 
@@ -151,6 +153,7 @@ def main(argv=None) -> int:
             if (arm, seed) in done:
                 continue
             net, wall = train_arm(arm, a.steps, seed)
+            torch.save(net.state_dict(), os.path.join(a.out, f"{arm}-seed{seed}.pt"))
             res["runs"].append({"arm": arm, "seed": seed, "train_s": round(wall, 1),
                                 "sigma": test(net, arm, data)})
             atomic_write_json(path, res)
