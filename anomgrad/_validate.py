@@ -37,6 +37,16 @@ def check_seed(seed) -> int:
     return check_int("seed", seed, 0, MAX_SEED)
 
 
+def check_start(start, n: int) -> int:
+    """The index of a call's first trajectory: trajectories start .. start + n - 1 must
+    have 64-bit indices."""
+    start = check_int("start", start, 0, 2**64 - 1)
+    if start + n - 1 > 2**64 - 1:
+        raise ValueError(f"start + n must be <= 2**64 (trajectory indices are 64-bit), "
+                         f"got start={start}, n={n}")
+    return start
+
+
 def check_model(model) -> str:
     if not isinstance(model, str):
         raise TypeError(f"model must be a string, one of {', '.join(MODELS)}; got {model!r}")

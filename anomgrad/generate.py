@@ -41,10 +41,7 @@ def generate(model: str, n: int, T: int, alpha=None, dim: int = 2, seed: int = 0
     T = V.check_int("T", T, 2, 2**32)
     dim = V.check_dim(dim)
     seed = V.check_seed(seed)
-    start = V.check_int("start", start, 0, 2**64 - 1)
-    if start + n - 1 > 2**64 - 1:
-        raise ValueError(f"start + n must be <= 2**64 (trajectory indices are 64-bit), "
-                         f"got start={start}, n={n}")
+    start = V.check_start(start, n)
     dtype = V.check_dtype(dtype)
     device = V.check_device(device)
     if device != "cpu":

@@ -53,10 +53,7 @@ def _params(args):
     T = checked("--T", V.check_int, "T", args.T, 2, 2**32)
     dim = checked("--dim", V.check_dim, args.dim)
     seed = checked("--seed", V.check_seed, args.seed)
-    start = checked("--start", V.check_int, "start", args.start, 0, 2**64 - 1)
-    if start + n - 1 > 2**64 - 1:
-        raise CLIError(f"argument --start: start + n must be <= 2**64 (trajectory indices "
-                       f"are 64-bit), got start={start}, n={n}")
+    start = checked("--start", V.check_start, args.start, n)
     dtype = np.dtype(args.dtype)
     alpha = alpha_range = None
     if args.alpha_range is not None:

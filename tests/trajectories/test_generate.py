@@ -223,6 +223,7 @@ def test_fbm_layout_real_and_imaginary_parts():
     (dict(seed=2**64), ValueError, ["seed"]),
     (dict(seed=True), TypeError, ["seed"]),
     (dict(start=-1), ValueError, ["start"]),
+    (dict(start=2**64 - 2), ValueError, ["start + n must be <= 2**64", "n=3"]),
     (dict(dtype=np.int32), ValueError, ["dtype"]),
     (dict(device="tpu"), ValueError, ["device"]),
 ])
