@@ -116,10 +116,8 @@ class _Table:
         self.labels = [(n, c) for n in LABEL_COLUMNS
                        if (c := _pick(header, None, (n,), n, required=False)) is not None]
         self.ct = None if truth_col is None else _pick(header, truth_col, (), "truth")
-        self.code: dict = {}  # track id -> number
-        self.names: list = []
-        self.truth_code: dict = {}
-        self.truth_names: list = []
+        self.code: dict = {}  # track id -> number, in order of first appearance
+        self.truth_code: dict = {}  # truth text -> number
         self.skipped = {"header_rows": 0, "untracked_rows": 0}
         self.rows = 0  # data rows read (header rows included)
         self._z = [math.inf, -math.inf]
@@ -135,13 +133,6 @@ class _Table:
     @property
     def width(self) -> int:
         return 2 + len(self.axes) + len(self.labels) + (self.ct is not None)
-
-    def _number(self, name) -> int:
-        k = self.code.get(name)
-        if k is None:
-            k = self.code[name] = len(self.names)
-            self.names.append(name)
-        return k
 
     def records(self, df, at) -> np.ndarray:
         """The records of the detections in ``df`` (``at``: the table's column index ->
@@ -164,13 +155,13 @@ class _Table:
         local, frame = local[keep], frame[keep]
         number = np.full(len(names), -1, np.int64)
         for k in pd.unique(local):  # numbered in order of first appearance
-            number[k] = self._number(names[k])
+            number[k] = self.code.setdefault(names[k], len(self.code))
         track = number[local]
         bad = frame != np.floor(frame)
         if bad.any():
             k = int(np.argmax(bad))
-            raise ValueError(f"track {self.names[track[k]]}: frame {frame[k]} is not a whole "
-                             f"number")
+            raise ValueError(f"track {list(self.code)[track[k]]}: frame {frame[k]} is not a "
+                             f"whole number")
         out = np.empty((len(track), self.width))
         out[:, 0], out[:, 1] = track, frame
         for a, c in enumerate(self.axes):
@@ -186,7 +177,8 @@ class _Table:
             out[:, 2 + len(self.axes) + j] = num(c)[keep]
         if self.ct is not None:  # each distinct text a number; the track's first one counts
             codes, texts = pd.factorize(col(self.ct).astype(str).to_numpy()[keep])
-            glob = np.array([self._truth(str(t).strip()) for t in texts] + [-1])
+            glob = np.array([self.truth_code.setdefault(str(t).strip(), len(self.truth_code))
+                             for t in texts] + [-1])
             out[:, -1] = glob[codes]
         if self.unasked_z is not None:
             z = num(self.unasked_z)[keep]
@@ -195,15 +187,10 @@ class _Table:
                 self._z = [min(self._z[0], z.min()), max(self._z[1], z.max())]
         return out
 
-    def _truth(self, text) -> int:
-        k = self.truth_code.get(text)
-        if k is None:
-            k = self.truth_code[text] = len(self.truth_names)
-            self.truth_names.append(text)
-        return k
-
     def finish(self) -> None:
-        """The checks that need the whole table (ValueError)."""
+        """The checks that need the whole table (ValueError); then the tracks' ids and
+        the truth texts by number (``names``, ``truth_names``)."""
+        self.names, self.truth_names = list(self.code), list(self.truth_code)
         if self._z[0] < self._z[1]:  # a z column that varies: 3-D tracks, never dropped unasked
             raise ValueError(f"the table has a z column that varies "
                              f"({self.header[self.unasked_z]!r}: 3-D tracks); give --dim 3 "
@@ -366,9 +353,9 @@ def _is_number(text: str, decimal: str) -> bool:
         return False
 
 
-def _calibration(table: _Table, units, first_rows) -> dict:
+def _calibration(table: _Table, units, ct, first_rows) -> dict:
     """Micrometres per unit and seconds per frame from TrackMate's units row (None where
-    it does not say them in units known here)."""
+    it does not say them in units known here); ``ct``: the column of its spot times."""
     if units is None:
         return {}
     unit = lambda c: units[c].strip().strip("()").strip().lower() if c < len(units) else ""  # noqa: E731
@@ -376,7 +363,6 @@ def _calibration(table: _Table, units, first_rows) -> dict:
     um = LENGTH_UNITS.get(unit(table.axes[0]))
     if um is not None:
         cal["pixel_size"] = um
-    ct = _pick(table.header, None, TIME_NAMES, "time", required=False)
     if ct is not None and TIME_UNITS.get(unit(ct)) is not None and first_rows is not None:
         t, f = first_rows
         ok = np.isfinite(t) & np.isfinite(f) & (f > 0)
@@ -430,7 +416,7 @@ def scan_tracking_csv(path, *, chunk_tracks: int | None = None,
             raise ValueError("the table has a header and no data rows: no tracks to read")
         table.finish()
         return TrackChunks(table, groups, os.path.basename(path),
-                           _calibration(table, units, first_rows))
+                           _calibration(table, units, ct, first_rows))
     except BaseException as e:
         if groups is not None:
             groups.close()

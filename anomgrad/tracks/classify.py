@@ -32,12 +32,13 @@ def _model(model, device):
 
 
 def _scales(pixel_size, frame_interval, calibration: dict):
-    """``(um per unit, s per frame, units, note)``: the options given, else what the
-    file's header said (TrackMate's units row), else the input's own units."""
+    """``(um per unit, s per frame, units, note)``: the options given (checked by
+    :func:`_options`), else what the file's header said (TrackMate's units row), else the
+    input's own units."""
     got = {}
     for name, v in (("pixel_size", pixel_size), ("frame_interval", frame_interval)):
         if v is not None:
-            got[name] = check_scale(name, v)
+            got[name] = v
         elif name in calibration:
             got[name] = calibration[name]
     header = [k for k in calibration if pixel_size is None and k == "pixel_size"
@@ -89,9 +90,8 @@ def _options(model, device, amp, batch_size, pixel_size, frame_interval, gaps):
     """The network (loaded once) and the checked options of a run."""
     batch_size = V.check_int("batch_size", batch_size, 1)
     check_amp(amp)
-    for name, v in (("pixel_size", pixel_size), ("frame_interval", frame_interval)):
-        if v is not None:
-            check_scale(name, v)
+    pixel_size, frame_interval = (None if v is None else check_scale(name, v) for name, v in
+                                  (("pixel_size", pixel_size), ("frame_interval", frame_interval)))
     if gaps not in GAPS:
         raise ValueError(f"gaps must be one of {', '.join(map(repr, GAPS))}, got {gaps!r}")
     net, meta, head = _model(model, device)

@@ -19,7 +19,7 @@ from .._version import __version__
 from ..io.atomic import Pending, atomic_savefig, json_default, write_error
 from ..resandi.calibration import UNCERTAIN_BELOW
 from ..resandi.task import CLASS_NAMES
-from .result import ClassifyResult, evaluation
+from .result import ClassifyResult, evaluation, joined
 
 
 OPTIONAL = ("windows.csv", "confusion.png", "gradcam.h5", "tracks.png")  # when there is cause
@@ -174,10 +174,10 @@ class Writer:
 
     def _finish(self, notes) -> list[str]:
         res = self._last
-        truth, label, ta, alpha, amsd = (
-            [None if any(e[k] is None for e in self._eval) else np.concatenate([e[k] for e in self._eval])
-             for k in range(5)] if self._eval else [np.empty(0, np.int64)] * 2 + [None] * 3)
-        ev = evaluation(truth, label, ta, alpha, amsd)
+        if self._eval:  # per field, the chunks' arrays one after the other
+            ev = evaluation(*(joined(list(field)) for field in zip(*self._eval)))
+        else:
+            ev = None
         summary = {
             "source": self.source, "n": self._n, "classified": self._n_classified,
             "status_counts": dict(sorted(self._status.items())), "notes": notes,

@@ -32,6 +32,14 @@ from ..resandi.calibration import UNCERTAIN_BELOW
 from ..resandi.task import CLASS_ALPHA, CLASS_NAMES, confusion_matrix
 
 
+def joined(parts: list, kind=np.concatenate):
+    """The parts (arrays, or lists with ``kind=list``) one after the other; None when a
+    part is None (a field the results of a run do not all have)."""
+    if any(p is None for p in parts):
+        return None
+    return [x for p in parts for x in p] if kind is list else kind(parts)
+
+
 def evaluation(truth, label, true_alpha=None, alpha=None, alpha_msd=None) -> dict | None:
     """Scores against the truth the input gave (None when it gave none): accuracy, the
     confusion matrix (rows: true class) and per-class accuracy over the classified
@@ -195,10 +203,8 @@ class ClassifyResult:
     def concat(cls, parts) -> "ClassifyResult":
         """The entries of ``parts`` (results of one run) one after the other."""
         parts = list(parts)
-        arr = lambda name: (None if any(getattr(p, name) is None for p in parts)  # noqa: E731
-                            else np.concatenate([getattr(p, name) for p in parts]))
-        lst = lambda name: (None if any(getattr(p, name) is None for p in parts)  # noqa: E731
-                            else [x for p in parts for x in getattr(p, name)])
+        arr = lambda name: joined([getattr(p, name) for p in parts])  # noqa: E731
+        lst = lambda name: joined([getattr(p, name) for p in parts], list)  # noqa: E731
         tracks = (None if any(p.tracks is None for p in parts)
                   else type(parts[0].tracks).concat([p.tracks for p in parts]))
         return dataclasses.replace(
@@ -215,4 +221,4 @@ class ClassifyResult:
         return pd.DataFrame(self.rows())
 
 
-__all__ = ["ClassifyResult", "evaluation"]
+__all__ = ["ClassifyResult", "evaluation", "joined"]
