@@ -55,7 +55,7 @@ def keep_freed_memory() -> bool:
     system (large blocks from the heap, no trimming): a command that allocates and frees
     arrays of tens of MB chunk after chunk then touches fresh pages once, not per chunk.
     Measured on the development VM, where a first touch is expensive: ``anomgrad
-    classify`` of 10,000 tracks 6.3-6.4 s -> 5.7 s, peak memory unchanged (the chunks
+    classify`` of 10,000 tracks 6.35 s -> 5.9 s, peak memory unchanged (the chunks
     bound it).  Only commands call this (they own their process), never the library;
     False (nothing done) where the C library is not glibc."""
     import ctypes  # lazy: only the commands that use it
