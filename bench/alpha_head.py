@@ -31,7 +31,7 @@ from anomgrad.io.atomic import atomic_torch_save, atomic_write_json  # noqa: E40
 from anomgrad.resandi import datasets as D  # noqa: E402
 from anomgrad.resandi import pretrained as P  # noqa: E402
 from anomgrad.resandi.alpha import fit_head  # noqa: E402
-from anomgrad.resandi.preprocess import noisy_z, training_sigmas  # noqa: E402
+from anomgrad.resandi.preprocess import network_input, noisy_z, training_sigmas  # noqa: E402
 from anomgrad.resandi.train.data import NOISE_TAG, seed_state  # noqa: E402
 from anomgrad.tracks.msd import fit_tracks  # noqa: E402
 
@@ -47,7 +47,7 @@ def features_of(net, x: np.ndarray, batch: int = 1024) -> np.ndarray:
     return np.concatenate(out)
 
 
-def training_set(per_class: int, noise: float, seed: int = 0):
+def training_set(per_class: int, noise: float, kind: str, seed: int = 0):
     xs, Ts, As = [], [], []
     for c in range(D.NUM_CLASSES):
         g = D.generate_class("varying", "train", HEAD_FILE, c, 0, per_class, seed)
@@ -56,7 +56,7 @@ def training_set(per_class: int, noise: float, seed: int = 0):
             z = noisy_z(z, g["T"], training_sigmas(per_class, noise,
                                                     seed_state(seed, NOISE_TAG, 3, c, 0)),
                         seed_state(seed, NOISE_TAG, 3, c, 1))
-        xs.append(D.minmax(np.ascontiguousarray(z, np.float32)))
+        xs.append(network_input(np.ascontiguousarray(z, np.float32), g["T"], kind))
         Ts.append(g["T"])
         As.append(g["alpha"])
     return np.concatenate(xs), np.concatenate(Ts), np.concatenate(As)
@@ -94,14 +94,14 @@ def main(argv=None) -> int:
     for name in P.SHIPPED:
         net = P.pretrained(name=name).float()
         t0 = time.perf_counter()
-        x, T, al = training_set(a.per_class, TRAINING_NOISE[name])
+        x, T, al = training_set(a.per_class, TRAINING_NOISE[name], net.input)
         f = features_of(net, x)
         head, rec = fit_head(f, T, al)
         rec["seconds"] = round(time.perf_counter() - t0, 1)
         heads[name] = head
         r = {"fit": rec, "levels": {}}
         for j, sigma in enumerate(SIGMAS):
-            fx = features_of(net, D.minmax(noisy[j]))
+            fx = features_of(net, network_input(noisy[j], test["T"], net.input))
             with torch.no_grad():
                 m, sd = head(torch.from_numpy(fx), torch.from_numpy(test["T"]))
             m, sd = m.numpy().astype(np.float64), sd.numpy().astype(np.float64)

@@ -32,7 +32,7 @@ from anomgrad.resandi import datasets as D  # noqa: E402
 from anomgrad.resandi import pretrained as P  # noqa: E402
 from anomgrad.resandi.calibration import (UNCERTAIN_BELOW, ece, fit_temperature,  # noqa: E402
                                           reliability, softmax)
-from anomgrad.resandi.preprocess import noisy_z  # noqa: E402
+from anomgrad.resandi.preprocess import network_input, noisy_z  # noqa: E402
 from anomgrad.resandi.train.data import NOISE_VAL, noise_for  # noqa: E402
 
 TRAINING_NOISE = {"clean": 0.0, "robust": 1.0}  # the --noise each shipped model was trained with
@@ -46,12 +46,13 @@ def logits_of(net, x: np.ndarray, batch: int = 1024) -> np.ndarray:
     return np.concatenate(out).astype(np.float64)
 
 
-def validation(noise: float, per_class: int = 2000, seed: int = 0):
-    """The validation inputs and labels a run with ``--noise noise`` validates on."""
+def validation(noise: float, kind: str, per_class: int = 2000, seed: int = 0):
+    """The validation inputs (for a network reading ``kind``) and labels a run with
+    ``--noise noise`` validates on."""
     d = D.resandi("varying", "val", per_class, seed)
     z = d["z"] if not noise else noisy_z(d["z"], d["T"], *noise_for(seed, noise, len(d["label"]),
                                                                   NOISE_VAL))
-    return D.minmax(np.ascontiguousarray(z, np.float32)), d["label"]
+    return network_input(np.ascontiguousarray(z, np.float32), d["T"], kind), d["label"]
 
 
 def main(argv=None) -> int:
@@ -62,16 +63,16 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     os.makedirs(a.out, exist_ok=True)
     test = load_test(a.test, a.per_class)
-    inputs = [D.minmax(z) for z in noisy_levels(test, SIGMAS)]
+    levels = list(noisy_levels(test, SIGMAS))
     res = {"sigmas": list(SIGMAS), "n": int(len(test["label"])), "test": os.path.abspath(a.test),
            "uncertain_below": UNCERTAIN_BELOW, "models": {}}
     for name in P.SHIPPED:
         net = P.pretrained(name=name).float()
-        xv, yv = validation(TRAINING_NOISE[name])
+        xv, yv = validation(TRAINING_NOISE[name], net.input)
         T = fit_temperature(logits_of(net, xv), yv)
         r = {"temperature": T, "levels": {}}
-        for sigma, x in zip(SIGMAS, inputs):
-            lo = logits_of(net, x)
+        for sigma, z in zip(SIGMAS, levels):
+            lo = logits_of(net, network_input(z, test["T"], net.input))
             p0, p1 = softmax(lo), softmax(lo, T)
             top = p1.max(1)
             ok = p1.argmax(1) == test["label"]

@@ -26,7 +26,7 @@ from anomgrad.resandi import datasets as D
 from anomgrad.resandi.evaluate import metrics_from_predictions
 from anomgrad.resandi.nn import load_checkpoint
 from anomgrad.resandi.precision import autocast, use_bf16
-from anomgrad.resandi.preprocess import noisy_z
+from anomgrad.resandi.preprocess import network_input, noisy_z
 from anomgrad.resandi.train.data import seed_state
 
 SIGMAS = (0.0, 0.1, 0.5, 1.0)
@@ -65,7 +65,7 @@ def noisy_levels(test: dict, sigmas):
 
 
 def predict(model, x: np.ndarray, amp: str, batch: int = 1024) -> np.ndarray:
-    """Predicted labels of network inputs ``x`` (n, 2, 1000)."""
+    """Predicted labels of network inputs ``x`` (n, channels, 1000)."""
     import torch
 
     dev = next(model.parameters()).device
@@ -82,9 +82,9 @@ def measure(models: dict, test: dict, sigmas, amp: str = "none") -> dict:
     nets = {name: load_checkpoint(path)[0].eval() for name, path in models.items()}
     label, band = test["label"], band_of(test["T"])
     for sigma, z in zip(sigmas, noisy_levels(test, sigmas)):
-        x = D.minmax(z)
+        x = {kind: network_input(z, test["T"], kind) for kind in {n.input for n in nets.values()}}
         for name, net in nets.items():
-            pred = predict(net, x, amp)
+            pred = predict(net, x[net.input], amp)
             r = metrics_from_predictions(label, pred)
             ok = pred == label
             out["models"].setdefault(name, {})[str(sigma)] = {

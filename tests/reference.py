@@ -192,3 +192,19 @@ REFERENCE = {"fbm": ref_fbm, "ctrw": ref_ctrw, "lw": ref_lw, "attm": ref_attm,
 def reference(model, n, T, alpha, dim, seed):
     """ref_<model> with numpy.random.default_rng(seed)."""
     return REFERENCE[model](n, T, alpha, dim, np.random.default_rng(seed))
+
+
+def ref_increments(z, T):
+    """Slow reference of ``anomgrad.resandi.preprocess.increments``: for each row and axis
+    of the left-padded ``z`` (n, dim, L), the steps inside the track (positions L - T .. L - 1)
+    divided by their root mean square over the T - 1 steps; 0 elsewhere."""
+    n, dim, L = z.shape
+    out = np.zeros((n, dim, L))
+    for i in range(n):
+        first = L - int(T[i])
+        for a in range(dim):
+            steps = [float(z[i, a, t]) - float(z[i, a, t - 1]) for t in range(first + 1, L)]
+            rms = math.sqrt(sum(s * s for s in steps) / max(len(steps), 1))
+            for k, s in enumerate(steps):
+                out[i, a, first + 1 + k] = s / rms if rms > 0 else s
+    return out

@@ -18,8 +18,19 @@ from ..io.atomic import atomic_savefig
 from ..resandi import datasets as D
 from ..resandi.nn import load_checkpoint
 from ..resandi.precision import precision_name, use_bf16
+from ..resandi.preprocess import network_input
 from .explain import gradcam_full
 from .kernel import UPSAMPLE
+
+def _rows(data, rows, kind: str):
+    """The inputs of a network reading ``kind`` and the labels, of ``rows`` of the dataset
+    file ``data``."""
+    if kind == "positions":
+        d = D.load(data, fields=("x", "label"), rows=rows)
+        return d["x"], d["label"]
+    d = D.load(data, fields=("z", "T", "label"), rows=rows)
+    return network_input(d["z"], d["T"], kind), d["label"]
+
 
 def _target_arg(target, labels):
     """'true' -> the labels, 'predicted' -> None, an integer string -> that class."""
@@ -86,18 +97,18 @@ def run_file(checkpoint, data, out, *, layer: str = "layer4", target: str = "tru
         with io.Writer(partial) as w:
             bar = tqdm(total=n, initial=w.rows_done, unit="traj", disable=not progress, desc="gradcam")
             for lo in range(w.rows_done, n, chunk):
-                d = D.load(data, fields=("x", "label"), rows=slice(lo, min(n, lo + chunk)))
-                x = torch.from_numpy(d["x"]).to(dev)
-                r = gradcam_full(model, x, layer, _target_arg(target, d["label"]), relu=relu,
+                x, label = _rows(data, slice(lo, min(n, lo + chunk)), model.input)
+                x = torch.from_numpy(x).to(dev)
+                r = gradcam_full(model, x, layer, _target_arg(target, label), relu=relu,
                                  upsample=upsample, normalize=normalize, cells=True, nbands=nbands,
                                  batch_size=batch_size, amp=precision == "bf16")
                 rows = {"cam": r.cam.cpu().numpy(), "cells": r.cells.cpu().numpy(),
                         "target": r.target.cpu().numpy(), "pred": r.logits.argmax(1).cpu().numpy(),
-                        "label": d["label"]}
+                        "label": label}
                 if nbands:
                     rows["bands"] = r.bands.cpu().numpy().astype(np.uint8)
                 w.write_rows(**rows)
-                bar.update(len(d["label"]))
+                bar.update(len(label))
             bar.close()
         io.finish(partial, out)
     if figure:

@@ -41,6 +41,7 @@ from . import datasets as D
 from .task import confusion_matrix
 from .nn import load_checkpoint, unwrap
 from .precision import autocast, use_bf16
+from .preprocess import network_input
 
 ALPHA_EDGES = np.round(np.arange(0.1, 1.9 + 1e-9, 0.1), 10)  # 0.1, 0.2, ..., 1.9
 T_EDGES = np.array([10, 20, 50, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1001])
@@ -189,8 +190,13 @@ def _as_model(model, device):
                     f"{type(model).__name__}")
 
 
+def _from_z(z, T, kind: str) -> np.ndarray:
+    """The input of a network reading ``kind``, from rows of ``z`` and their ``T``."""
+    return network_input(np.ascontiguousarray(z, np.float32), np.asarray(T, np.int64), kind)
+
+
 class _ArraySource:
-    def __init__(self, x, label, alpha=None, T=None):
+    def __init__(self, x, label, alpha=None, T=None, z=None, kind="positions"):
         x = np.asarray(x) if not isinstance(x, torch.Tensor) else x.detach().cpu().numpy()
         if x.ndim != 3 or x.shape[1:] != (D.DIM, D.LENGTH):
             raise ValueError(f"data x must have shape (N, {D.DIM}, {D.LENGTH}) (preprocessed "
@@ -211,13 +217,19 @@ class _ArraySource:
         self.n = x.shape[0]
         self.family = None
         self.meta = {}
+        self.kind, self.z = kind, z
+        if kind != "positions" and (z is None or T is None):
+            raise ValueError(f"data: the model reads input={kind!r}, made from 'z' and 'T' "
+                             f"(ag.datasets.resandi / load give both); pass them")
 
     def chunk(self, s, e):
+        if self.kind != "positions":
+            return _from_z(self.z[s:e], self.T[s:e], self.kind)
         return np.ascontiguousarray(self.x[s:e], dtype=np.float32)
 
 
 class _FileSource:
-    def __init__(self, path, family):
+    def __init__(self, path, family, kind="positions"):
         self.info = D.inspect(path, family=family)
         self.path = os.fspath(path)
         self.meta = attrs_meta(self.info["attrs"])
@@ -228,21 +240,25 @@ class _FileSource:
             self.alpha = f["alpha"][...]
             self.T = f["T"][...]
         self._f = h5py.File(self.path, "r")
+        self.kind = kind
 
     def chunk(self, s, e):
+        if self.kind != "positions":
+            return _from_z(self._f["z"][s:e], self.T[s:e], self.kind)
         return self._f["x"][s:e]
 
     def close(self):
         self._f.close()
 
 
-def _as_source(data, family):
+def _as_source(data, family, kind="positions"):
     if isinstance(data, (str, os.PathLike)):
-        return _FileSource(data, family)
+        return _FileSource(data, family, kind)
     if isinstance(data, dict):
         if "x" not in data or "label" not in data:
             raise ValueError("data dict must hold 'x' and 'label' (ag.datasets.resandi / load)")
-        src = _ArraySource(data["x"], data["label"], data.get("alpha"), data.get("T"))
+        src = _ArraySource(data["x"], data["label"], data.get("alpha"), data.get("T"),
+                           data.get("z"), kind)
         meta = data.get("meta") or {}
         src.family = meta.get("family")
         src.meta = meta
@@ -251,7 +267,7 @@ def _as_source(data, family):
                                        f"{family!r} is expected here")
         return src
     if isinstance(data, (tuple, list)) and 2 <= len(data) <= 4:
-        return _ArraySource(*data)
+        return _ArraySource(*data, kind=kind)
     raise TypeError("data must be a dataset file path, a dict from ag.datasets.resandi/load, "
                     "or a tuple (x, label[, alpha, T])")
 
@@ -267,7 +283,7 @@ def evaluate(model, data, *, out=None, batch_size: int = 512, device: str | None
     bf16 = use_bf16(amp, dev)
     net, meta = _as_model(model, dev)
     family = meta.get("family") if check_family else None
-    src = _as_source(data, family)
+    src = _as_source(data, family, getattr(net, "input", "positions"))
     was = net.training
     net.eval()
     parts = []

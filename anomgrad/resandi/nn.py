@@ -37,7 +37,7 @@ from torch import Tensor, nn
 
 from .._version import __version__
 from ..io.atomic import atomic_torch_save
-from .task import DIM as IN_CHANNELS
+from .task import DIM, INPUTS
 from .task import LENGTH, NUM_CLASSES
 
 ARCH = "ResAnDi"
@@ -119,7 +119,12 @@ class ResAnDi(nn.Module):
     Parameters
     ----------
     num_classes : outputs of the final Linear (8).
-    in_channels : spatial axes of the input (2).
+    in_channels : input channels (default: the spatial axes, 2, for ``input="positions"``;
+        twice that for ``"increments"``).
+    input : what the network reads (:data:`~anomgrad.resandi.task.INPUTS`;
+        :func:`anomgrad.resandi.preprocess.network_input` makes it): ``"positions"``, the
+        paper's, or ``"increments"`` (positions and scaled steps).  Recorded in
+        ``config`` and checkpoints, so whoever runs the model preprocesses alike.
     length : time steps of the input (1000); other lengths are rejected by ``forward``.
     width : channels of the stem and layer1 (64); layers 2-4 use 2x, 4x, 8x.  Smaller
         widths only serve fast tests of the plumbing; the published network is 64.
@@ -127,10 +132,15 @@ class ResAnDi(nn.Module):
     zero_init_residual : torchvision's option (off, as in the published code).
     """
 
-    def __init__(self, num_classes: int = NUM_CLASSES, in_channels: int = IN_CHANNELS,
+    def __init__(self, num_classes: int = NUM_CLASSES, in_channels: int | None = None,
                  length: int = LENGTH, width: int = 64, layers=(2, 2, 2, 2),
-                 zero_init_residual: bool = False) -> None:
+                 zero_init_residual: bool = False, input: str = "positions") -> None:
         super().__init__()
+        if input not in INPUTS:
+            raise ValueError(f"input must be one of {', '.join(map(repr, INPUTS))}, got "
+                             f"{input!r}")
+        if in_channels is None:
+            in_channels = DIM * (2 if input == "increments" else 1)
         for name, v, lo in (("num_classes", num_classes, 1), ("in_channels", in_channels, 1),
                             ("length", length, 1), ("width", width, 1)):
             if not isinstance(v, int) or isinstance(v, bool) or v < lo:
@@ -140,7 +150,8 @@ class ResAnDi(nn.Module):
             raise ValueError(f"layers must be 4 positive block counts, got {layers}")
         self.config = {"arch": ARCH, "num_classes": num_classes, "in_channels": in_channels,
                        "length": length, "width": width, "layers": list(layers),
-                       "zero_init_residual": bool(zero_init_residual)}
+                       "zero_init_residual": bool(zero_init_residual), "input": input}
+        self.input = input
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.length = length
@@ -406,7 +417,7 @@ def load_checkpoint(path, map_location="cpu", *, full: bool = False):
             name = arch.get("arch") if isinstance(arch, dict) else arch
             raise CheckpointError(f"{path}: a checkpoint of architecture {name!r}, not {ARCH}")
         kw = {k: arch[k] for k in ("num_classes", "in_channels", "length", "width", "layers",
-                                   "zero_init_residual") if k in arch}
+                                   "zero_init_residual", "input") if k in arch}
         model = ResAnDi(**kw)
         load_state_dict_checked(model, obj["model"], path)
         meta = obj if full else {k: v for k, v in obj.items()

@@ -8,6 +8,13 @@
    in float64 from the float32 ``z``, rounded once to float32.  A row whose 1000 values
    are all equal has no range and is set to 0.
 
+The paper's input is ``x`` (2 channels).  A network trained with ``input="increments"``
+(issue 20: it survives localization noise far better) takes 4: ``x``, then per axis the
+steps of ``z`` (noise included) inside the track divided by their root mean square over
+the track's T - 1 steps, 0 on the padding and at the first position
+(:func:`increments`, :func:`network_input`; the root mean square, not the std: a Levy
+flight's equal steps have a std of rounding size).
+
 Because ``z`` starts at 0 and the padding is 0, the padded steps of ``x`` equal the
 scaled first position ``x[..., 1000 - T]`` (they are 0 only when the start is the
 minimum).  :func:`preprocess` (Numba) and :func:`preprocess_torch` (any torch device)
@@ -22,7 +29,7 @@ from numba import njit, prange
 
 from .. import _validate as V
 from ..processing import add_noise, cut, normalize
-from .task import LENGTH
+from .task import INPUTS, LENGTH
 
 PREPROCESSING = ("AnDi normalize each axis over the first T positions; left-pad with zeros to "
                  "1000 (= z); min-max scale each row and axis over the 1000 steps "
@@ -89,10 +96,64 @@ def minmax(z: np.ndarray) -> np.ndarray:
 
 
 
-def preprocess(x: np.ndarray, lengths=None, length: int = LENGTH) -> np.ndarray:
-    """The network input of docs/method.md §3 from raw trajectories: ``minmax(normalize_padded(x,
-    lengths))``, (n, dim, 1000) float32."""
-    return minmax(normalize_padded(x, lengths, length))
+@njit(parallel=True, cache=True)
+def _increments(z, lengths, out):
+    n, dim, T = z.shape
+    for i in prange(n):
+        first = T - lengths[i] + 1  # the first step inside the track
+        m = np.float64(max(lengths[i] - 1, 1))
+        for a in range(dim):
+            s = 0.0
+            for t in range(first, T):
+                d = np.float64(z[i, a, t]) - np.float64(z[i, a, t - 1])
+                s += d * d
+            r = np.sqrt(s / m)
+            if r == 0.0:
+                r = 1.0
+            for t in range(first):
+                out[i, a, t] = 0.0
+            for t in range(first, T):
+                out[i, a, t] = (np.float64(z[i, a, t]) - np.float64(z[i, a, t - 1])) / r
+
+
+def check_input(input: str) -> str:
+    if input not in INPUTS:
+        raise ValueError(f"input must be one of {', '.join(map(repr, INPUTS))}, got {input!r}")
+    return input
+
+
+def increments(z: np.ndarray, lengths=None) -> np.ndarray:
+    """The steps of ``z`` (n, dim, T), left-padded with ``lengths``, divided per row and
+    axis by their root mean square over the track's ``lengths - 1`` steps (float64
+    arithmetic, float32 result); 0 on the padding, at the first position, and for a track
+    that never moves."""
+    z = V.check_array("z", z, (3,))
+    if not np.isfinite(z).all():
+        raise ValueError("z must be finite (NaN or inf found)")
+    L = _check_lengths(lengths, z.shape[0], z.shape[-1])
+    out = np.empty(z.shape, np.float32)
+    _increments(z, L, out)
+    return out
+
+
+def network_input(z: np.ndarray, lengths=None, input: str = "positions") -> np.ndarray:
+    """The network input from ``z``: ``minmax(z)`` (``input="positions"``, the paper's,
+    (n, dim, T)) or that and :func:`increments` stacked on the channels
+    (``"increments"``, (n, 2 dim, T))."""
+    if check_input(input) == "positions":
+        return minmax(z)
+    return np.concatenate([minmax(z), increments(z, lengths)], axis=1)
+
+
+def preprocess(x: np.ndarray, lengths=None, length: int = LENGTH,
+               input: str = "positions") -> np.ndarray:
+    """The network input of docs/method.md §3 from raw trajectories:
+    ``network_input(normalize_padded(x, lengths), lengths, input)``, (n, dim, 1000)
+    float32 for the paper's input (2 dim channels for ``input="increments"``)."""
+    check_input(input)
+    x = V.check_array("x", x, (3,))
+    L = _check_lengths(lengths, x.shape[0], min(x.shape[-1], length))
+    return network_input(normalize_padded(x, L, length), L, input)
 
 
 
@@ -170,17 +231,49 @@ def minmax_torch(z):
 
 
 
+def increments_torch(z, lengths):
+    """Torch twin of :func:`increments` (agrees to float32 rounding: summation order)."""
+    import torch  # lazy: torch (the numpy path does without)
+
+    if not isinstance(z, torch.Tensor) or z.dim() != 3:
+        raise ValueError("z must be a 3-D torch tensor (n, dim, T)")
+    n, _, T = z.shape
+    L = _torch_lengths(lengths, z)
+    z64 = z.to(torch.float64)
+    d = z64[..., 1:] - z64[..., :-1]  # d[..., t - 1]: the step into position t
+    t = torch.arange(1, T, device=z.device)
+    valid = (t[None, :] >= (T - L + 1)[:, None])[:, None, :]
+    d = torch.where(valid, d, torch.zeros((), dtype=d.dtype, device=d.device))
+    m = (L - 1).clamp(min=1).to(torch.float64)[:, None, None]
+    r = torch.sqrt((d * d).sum(-1, keepdim=True) / m)
+    d = d / torch.where(r == 0, torch.ones_like(r), r)
+    return torch.cat([torch.zeros_like(d[..., :1]), d], dim=-1).to(torch.float32)
+
+
+def network_input_torch(z, lengths, input: str = "positions"):
+    """Torch twin of :func:`network_input`."""
+    import torch  # lazy: torch (the numpy path does without)
+
+    if check_input(input) == "positions":
+        return minmax_torch(z)
+    return torch.cat([minmax_torch(z), increments_torch(z, lengths)], dim=1)
+
+
 def preprocess_torch(x, lengths=None, length: int = LENGTH, check: bool = True, *,
-                     noise=None):
+                     noise=None, input: str = "positions"):
     """Torch twin of :func:`preprocess` for on-the-fly batches on the GPU (or CPU).
 
     ``noise``: None, or ``(sigma, seed)``: localization noise ``sigma`` (one value per
     track) added to ``z`` before min-max (:func:`noisy_z`), as the AnDi 2020 challenge
     added it."""
+    check_input(input)
     z = normalize_torch(x, lengths, length, check)
     if noise is not None:
         z = noisy_z(z, lengths, *noise)
-    return minmax_torch(z)
+    if input == "positions":
+        return minmax_torch(z)
+    L = _torch_lengths(lengths, x).clamp(max=min(x.shape[-1], length))
+    return network_input_torch(z, L, input)
 
 
 # ---- localization noise in training (issue 20) ------------------------------------------
@@ -210,6 +303,7 @@ def noisy_z(z, lengths, sigma, seed: int):
     return torch.from_numpy(add_noise(z.numpy(), sigma, seed, lengths=L))
 
 
-__all__ = ["NOISE_CLEAN_SHARE", "PREPROCESSING", "minmax", "minmax_torch", "noisy_z",
-           "normalize_padded", "normalize_torch", "preprocess", "preprocess_torch",
+__all__ = ["INPUTS", "NOISE_CLEAN_SHARE", "PREPROCESSING", "check_input", "increments",
+           "increments_torch", "minmax", "minmax_torch", "network_input", "network_input_torch",
+           "noisy_z", "normalize_padded", "normalize_torch", "preprocess", "preprocess_torch",
            "training_sigmas"]

@@ -120,6 +120,10 @@ class TrainConfig:
     noise: float = _opt("train under localization noise up to this std (AnDi-normalized "
                         "positions: unit step std; per track 0 for a quarter of them, else "
                         "uniform on [0, noise]); 0: clean, as the paper", 0.0)
+    input: str = _opt("what the network reads: positions (min-max scaled, the paper's) or "
+                      "increments (those and each axis's steps scaled by their root mean "
+                      "square: far better under localization noise; fresh data only)",
+                      "positions", choices=task.INPUTS)
     width: int = _opt("network width (64 = ResAnDi; 16 trains on a CPU in hours)", 64)
     amp: str | None = _opt("auto (fast): bf16 autocast where the hardware computes bf16 "
                            "natively (CUDA, avx512_bf16/AMX CPUs), else fp32; bf16; none "
@@ -153,7 +157,8 @@ class TrainConfig:
         put(self, "seed", V.check_seed(self.seed))
         self._check_numbers()
         self._check_data(r)
-        for name, ok in (("amp", AMP_CHOICES), ("generator", ("auto", "cpu", "cuda"))):
+        for name, ok in (("amp", AMP_CHOICES), ("generator", ("auto", "cpu", "cuda")),
+                         ("input", task.INPUTS)):
             if getattr(self, name) not in ok:
                 raise TrainError(f"{name} must be one of {', '.join(map(repr, ok))}, got "
                                  f"{getattr(self, name)!r}")
@@ -203,6 +208,9 @@ class TrainConfig:
             if self.noise:
                 raise TrainError("noise applies to fresh data only (dataset files hold the "
                                  "network input, after min-max)")
+            if self.input != "positions":
+                raise TrainError(f"input={self.input!r} applies to fresh data only (dataset "
+                                 f"files hold the paper's input)")
             if self.epoch_samples is not None:
                 raise TrainError("epoch_samples applies to fresh data only (an epoch over "
                                  "files is one pass over all their rows)")
@@ -275,6 +283,7 @@ def resolve(recipe: str = "fast", family: str = "varying", **options) -> TrainCo
 def identity(cfg) -> dict:
     """The settings that must match to resume a run (all but :data:`RESUME_FREE`)."""
     d = cfg.to_dict() if isinstance(cfg, TrainConfig) else dict(cfg)
+    d.setdefault("input", "positions")  # runs started before the option existed
     return {k: v for k, v in d.items() if k not in RESUME_FREE}
 
 

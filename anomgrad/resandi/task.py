@@ -74,6 +74,9 @@ NUM_CLASSES = 8
 DIM = 2
 
 LENGTH = 1000  # padded length, and positions generated per trajectory
+# the network's input (resandi.preprocess): "positions", the paper's min-max scaled
+# positions (DIM channels), or "increments": those and the scaled steps (2 DIM channels)
+INPUTS = ("positions", "increments")
 
 T_MIN = 10  # shortest trajectory of the "varying" family
 
@@ -305,7 +308,7 @@ def confusion_matrix(label, pred, num_classes: int = NUM_CLASSES) -> np.ndarray:
                        minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
-__all__ = ["ANDI_MODEL_OF_CLASS", "CLASS_ALPHA", "CLASS_MODELS", "CLASS_NAMES", "DIM",
+__all__ = ["ANDI_MODEL_OF_CLASS", "CLASS_ALPHA", "CLASS_MODELS", "CLASS_NAMES", "DIM", "INPUTS",
            "FAMILIES", "FILE_SPLITS", "INDEX_SCHEME", "LENGTH", "MAX_FILE", "MAX_PER_CLASS",
            "MAX_REDRAWS", "NUM_CLASSES", "REDRAW_TAG", "SPLITS", "SUB_ALPHA", "SUPER_ALPHA",
            "T_MIN", "andi_labels", "check_classes", "check_family", "check_split",

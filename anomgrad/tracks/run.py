@@ -21,15 +21,16 @@ def _window_rows(tracks, ok):
     return [(i, s, e) for i in ok for s, e in windows(len(tracks.positions[i]))]
 
 
-def _batch_inputs(tracks, rows) -> np.ndarray:
-    """The network inputs of ``rows`` (the training preprocessing of each window)."""
+def _batch_inputs(tracks, rows, input: str = "positions") -> np.ndarray:
+    """The network inputs of ``rows`` (the training preprocessing of each window, for a
+    network reading ``input``)."""
     raw = np.zeros((len(rows), DIM, LENGTH), np.float64)
     T = np.empty(len(rows), np.int64)
     for k, (i, s, e) in enumerate(rows):
         p = tracks.positions[i][s:e]
         raw[k, :, :e - s] = (p - p[0]).T
         T[k] = e - s
-    return preprocess(raw, T)
+    return preprocess(raw, T, input=input)
 
 
 def infer(model, tracks, ok, *, gradcam: bool = False, amp="auto", batch_size: int = 512,
@@ -40,6 +41,7 @@ def infer(model, tracks, ok, *, gradcam: bool = False, amp="auto", batch_size: i
     ``head`` (:class:`anomgrad.resandi.alpha.AlphaHead`) alpha's mean and std (m, 2)."""
     dev = next(model.parameters()).device
     bf16 = use_bf16(amp, dev)
+    kind = getattr(model, "input", "positions")
     rows = _window_rows(tracks, ok)
     probs, cams, alphas = [], [], []
     was = model.training
@@ -48,7 +50,7 @@ def infer(model, tracks, ok, *, gradcam: bool = False, amp="auto", batch_size: i
         for lo in tqdm(range(0, len(rows), batch_size), disable=not progress, unit="batch",
                        desc="classify", file=sys.stderr):
             chunk = rows[lo:lo + batch_size]
-            x = torch.from_numpy(_batch_inputs(tracks, chunk)).to(dev)
+            x = torch.from_numpy(_batch_inputs(tracks, chunk, kind)).to(dev)
             if gradcam:
                 r = gradcam_full(model, x, "layer4", None, cam=True, batch_size=batch_size,
                                  amp=bf16)

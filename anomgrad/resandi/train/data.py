@@ -20,7 +20,7 @@ import torch
 
 from .. import datasets as D
 from ..loaders import H5Files
-from ..preprocess import noisy_z, training_sigmas
+from ..preprocess import network_input, noisy_z, training_sigmas
 
 
 def seed_state(seed: int, *words) -> int:
@@ -146,13 +146,18 @@ def noise_for(seed: int, noise_max: float, n: int, *words: int):
 def make_val(cfg, dist):
     """This rank's share of the validation inputs and labels, and the full set's size;
     with the training's noise mix when the run trains under noise."""
-    if cfg.val is not None:
+    if cfg.val is not None and cfg.input == "positions":
         d = D.load(cfg.val, fields=("x", "label"), family=cfg.family, split="val")
         x, y = d["x"], d["label"]
-    elif cfg.noise:
-        d = D.resandi(cfg.family, "val", cfg.val_per_class, cfg.seed, classes=cfg.classes)
-        y = d["label"]
-        x = D.minmax(noisy_z(d["z"], d["T"], *noise_for(cfg.seed, cfg.noise, len(y), NOISE_VAL)))
+    elif cfg.noise or cfg.input != "positions":
+        if cfg.val is not None:
+            d = D.load(cfg.val, fields=("z", "T", "label"), family=cfg.family, split="val")
+        else:
+            d = D.resandi(cfg.family, "val", cfg.val_per_class, cfg.seed, classes=cfg.classes)
+        y, z = d["label"], d["z"]
+        if cfg.noise:
+            z = noisy_z(z, d["T"], *noise_for(cfg.seed, cfg.noise, len(y), NOISE_VAL))
+        x = network_input(np.ascontiguousarray(z, np.float32), d["T"], cfg.input)
     else:
         d = D.resandi(cfg.family, "val", cfg.val_per_class, cfg.seed,
                       classes=cfg.classes, z=False)

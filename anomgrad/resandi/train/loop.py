@@ -130,7 +130,7 @@ class Run:
     def _setup_model(self) -> None:
         cfg, dev = self.cfg, self.dev
         torch.manual_seed(cfg.seed)
-        self.model = ResAnDi(width=cfg.width).to(dev)
+        self.model = ResAnDi(width=cfg.width, input=cfg.input).to(dev)
         self.opt = make_optimizer(cfg, self.model)
         self.history, self.best_loss, self.best_epoch, self.bad = [], None, None, 0
         self.start_epoch, self.step, self.planned = 0, 0, False
@@ -205,7 +205,8 @@ class Run:
             for e, b in self.sampler.items:
                 x, T, y = fresh.device_batch(e, b, dev)
                 yield D.preprocess_torch(x.to(dev), T.to(dev), check=False,
-                                         noise=self.noise(e, b, len(y))), y.to(dev)
+                                         noise=self.noise(e, b, len(y)),
+                                         input=self.cfg.input), y.to(dev)
             return
         for k, item in enumerate(self.loader):
             if fresh is not None:
@@ -213,7 +214,7 @@ class Run:
                 e, b = self.sampler.items[k]
                 x = D.preprocess_torch(x.to(dev, non_blocking=True),
                                        T.to(dev, non_blocking=True), check=False,
-                                       noise=self.noise(e, b, len(y)))
+                                       noise=self.noise(e, b, len(y)), input=self.cfg.input)
             else:
                 x, y = item
                 x = x.to(dev, non_blocking=True)

@@ -24,6 +24,7 @@ import torch
 from tqdm import tqdm
 
 from .. import datasets as D
+from ..nn import unwrap
 from ..precision import autocast
 from ..task import MAX_FILE
 from .data import NOISE_BN, FreshBatches, noise_for
@@ -43,7 +44,8 @@ def recalibrate_bn(model: torch.nn.Module, family: str, seed: int = 0, *, batche
     passes run under bf16 autocast (as the validation that follows them);
     ``generator``: "cpu" (the Numba generators) or "cuda" (the GPU generators, on the
     model's CUDA device); ``noise``: the batches carry the localization-noise mix of a
-    run trained under noise up to this std (``TrainConfig.noise``; 0: clean).
+    run trained under noise up to this std (``TrainConfig.noise``; 0: clean).  The
+    input is the one the model reads (``model.input``).
 
     Returns what was done, for the record: ``{"family", "seed", "file", "batches",
     "per_class", "trajectories"}``."""
@@ -56,6 +58,7 @@ def recalibrate_bn(model: torch.nn.Module, family: str, seed: int = 0, *, batche
         raise ValueError("model has no BatchNorm layer to recalibrate")
     dev = torch.device(device) if device is not None else next(model.parameters()).device
     source = FreshBatches(family, seed, tuple(classes), per_class)
+    kind = getattr(unwrap(model), "input", "positions")
     momenta = [m.momentum for m in bns]
     try:
         for m in bns:
@@ -69,7 +72,8 @@ def recalibrate_bn(model: torch.nn.Module, family: str, seed: int = 0, *, batche
                 else:
                     x, T, _ = source[(CALIBRATION_FILE, b)]
                 nz = noise_for(seed, noise, len(T), NOISE_BN, b) if noise else None
-                model(D.preprocess_torch(x.to(dev), T.to(dev), check=False, noise=nz))
+                model(D.preprocess_torch(x.to(dev), T.to(dev), check=False, noise=nz,
+                                         input=kind))
     finally:
         for m, mom in zip(bns, momenta):
             m.momentum = mom
