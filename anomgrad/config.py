@@ -18,7 +18,7 @@ ATTM_SIGMA_HIGH = 3.3
 ALPHA_RANGES = {
     "fbm": (0.0, False, 2.0, False),
     "ctrw": (0.0, False, 1.0, True),
-    "lw": (1.0, False, 2.0, True),
+    "lw": (1.0, True, 2.0, True),  # alpha = 1 as andi-datasets (sigma = 2: MSD ~ t ln t)
     "attm": (ATTM_SIGMA_LOW / (1.0 + ATTM_SIGMA_LOW), False, 1.0, True),
     "sbm": (0.0, False, 2.0, True),
     "bm": (1.0, True, 1.0, True),

@@ -20,7 +20,7 @@ def generate(model: str, n: int, T: int, alpha=None, dim: int = 2, seed: int = 0
     n : number of trajectories (>= 1).
     T : number of positions per trajectory (>= 2); x[..., 0] = 0.
     alpha : anomalous exponent, a number or an array of ``n`` (one per trajectory).
-        Valid ranges: fbm (0, 2), ctrw (0, 1], lw (1, 2], attm (0.0291, 1],
+        Valid ranges: fbm (0, 2), ctrw (0, 1], lw [1, 2], attm (0.0291, 1],
         sbm (0, 2], bm 1 (may be omitted).
     dim : 1, 2 or 3 spatial dimensions.
     seed : integer in [0, 2**64).  Trajectory ``i`` depends only on ``(seed, i)``.

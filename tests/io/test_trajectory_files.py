@@ -284,7 +284,7 @@ def test_bad_arguments(tmp_path, capsys, extra, named):
 
 def test_alpha_required_and_missing_options(tmp_path, capsys):
     rc, err = run(capsys, *gen_args(tmp_path / "t.h5", "lw", 5, 20, None))
-    assert rc == 2 and "--alpha" in err and "(1, 2]" in err
+    assert rc == 2 and "--alpha" in err and "[1, 2]" in err
     rc, err = run(capsys, "generate", "--model", "lw", "--n", "5", "--T", "20")
     assert rc == 2 and "--out" in err
     rc, err = run(capsys, *gen_args(tmp_path / "t.h5"), "--alpha-range", "0.2", "0.4")

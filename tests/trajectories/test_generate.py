@@ -236,11 +236,25 @@ def test_bad_input(kwargs, exc, words):
         assert w in str(e.value)
 
 
-@pytest.mark.parametrize("model,alpha", [("ctrw", 1.2), ("attm", 0.02), ("lw", 1.0), ("lw", 0.5),
+@pytest.mark.parametrize("model,alpha", [("ctrw", 1.2), ("attm", 0.02), ("lw", 0.99), ("lw", 0.5),
                                          ("sbm", 2.1), ("bm", 0.9), ("fbm", 2.0)])
 def test_alpha_outside_model_range(model, alpha):
     with pytest.raises(ValueError, match=f"alpha.*{model}"):
         ag.generate(model, 2, 10, alpha)
+
+
+def test_lw_takes_alpha_1_as_andi_datasets_does():
+    """andi-datasets refuses only alpha < 1 for LW; at alpha = 1 (sigma = 2) the flight
+    durations have a finite mean and a log-divergent variance, so the MSD grows as t ln t,
+    whose log-log slope over t = 10..300 is about 1 + 1 / ln(55) = 1.25."""
+    t = np.array([10, 30, 100, 300])
+    slope = {}
+    for a in (1.0, 1.3):
+        x = ag.generate("lw", 3000, 301, a, dim=2, seed=3).astype(np.float64)
+        msd = ((x - x[..., :1]) ** 2).sum(1).mean(0)
+        slope[a] = np.polyfit(np.log(t), np.log(msd[t]), 1)[0]
+    assert abs(slope[1.0] - (1 + 1 / np.log(np.exp(np.log(t).mean())))) < 0.06, slope
+    assert slope[1.0] < slope[1.3] - 0.08, slope
 
 
 def test_bad_alpha_in_array_is_located():
