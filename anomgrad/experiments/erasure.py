@@ -7,8 +7,8 @@ input) and the trajectory is scored again.  The band masks come from the fused G
 kernel.  Two random baselines erase as much at random (both are in every result):
 
 * ``random`` (random cells): the same number of cells, uniformly without replacement
-  (the published code's ``random="Pure"``, the path whose result files the authors
-  committed); drawn from a seeded torch generator;
+  (the published code's ``random="Pure"``); drawn from a seeded torch generator.  The
+  paper's random row compares with this one (``paper.ERASURE_BASELINE`` says why);
 * ``random_runs`` (random runs): runs of consecutive cells with the lengths of the
   targeted runs, in a random order, each placed at a uniform start where it overlaps no
   earlier run and does not reach the last cell (the published ``get_random_indexes``,

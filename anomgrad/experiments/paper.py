@@ -26,6 +26,17 @@ ERASURE = {
     "targeted": [44.74, 42.67, 40.16, 36.33, 31.54, 28.95, 27.82, 26.41, 25.64, 23.75],
     "random": [27.82, 27.71, 27.89, 27.73, 25.00, 24.67, 27.71, 27.88, 27.86, 27.78],
 }
+# Which of our two random baselines the paper's random row compares with (docs/experiments.md,
+# "Erasure"): the one place that says it, quoted by the report.
+ERASURE_BASELINE = (
+    "The paper's random row compares with our *random cells*. The published "
+    "`_gradcam_occlusion_results_trajwise` writes the random-cells option (`random=\"Pure\"`, "
+    "its default) to `analysis_results/erasing_method/p*_random_total_noiseless.npy`, the "
+    "files the authors committed, and the random-runs option (`get_random_indexes`) to names "
+    "prefixed `consecutive_conservation`, of which none was committed. As committed the "
+    "function cannot run (it appends `erased`, a name it never defines, and resets `random = "
+    "[]`, which would select the runs option), so those files came from an earlier version; "
+    "their names say which option made them. We report random runs beside it.")
 
 # Statistical relevance: analysis_results/statistical_relevance/correlation_table_test.npy
 # (5 T = 1000 test files, 400,000 trajectories): class -> statistic -> (Pearson, Spearman).
@@ -69,5 +80,6 @@ AUGMENT = {
 AUGMENT["effective_sigma"] = [round(math.sqrt(sum(s * s for s in _NOMINAL[:k + 1])), 3)
                               for k in range(len(_NOMINAL))]
 
-__all__ = ["ACCURACY", "ATTM_AS_BM", "AUGMENT", "ERASURE", "PER_CLASS_VARYING", "PROBES",
+__all__ = ["ACCURACY", "ATTM_AS_BM", "AUGMENT", "ERASURE", "ERASURE_BASELINE",
+           "PER_CLASS_VARYING", "PROBES",
            "RELEVANCE"]

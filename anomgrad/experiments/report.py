@@ -94,9 +94,8 @@ def _section_protocol(prof) -> list[str]:
             "the *nominal* grid 0, 0.1, ..., 1.0, each added to a clean copy; the published "
             "code accumulated its noise, so its curves sit at the effective sigmas and meet "
             "ours only at 0 and 0.1."),
-        "* **Erasure baselines**: both random cells (the published default, whose result "
-        "files were committed) and random runs of the targeted run lengths (the published "
-        "code's other option); which gave the paper's random row is not certain.",
+        "* **Erasure baselines**: random cells and random runs of the targeted run lengths, "
+        "side by side. " + paper.ERASURE_BASELINE,
         "* **Batch order** of the paper recipe: the training files in turn, rows shuffled "
         "within each file, every epoch (as published).",
         "* **Per-class draws**: every trajectory has its own T and alpha; the published code "
@@ -146,11 +145,9 @@ def _section_erasure(p) -> list[str]:
     if er:
         L.append(f"Varying-T model, {er['n']} test trajectories; accuracy without erasure "
                  f"{er['accuracy_no_erasure']:.2f} %. Figure: `erasure/erasure.png`. Two random "
-                 "baselines erase as much at random: *random cells* (as many cells, uniformly; "
-                 "the published code's default, whose result files the authors committed) and "
-                 "*random runs* (runs of the targeted runs' lengths at random places, never the "
-                 "last cell; the published code's other option). Which one gave the paper's "
-                 "random row is not certain.\n")
+                 "baselines erase as much at random: *random cells* (as many cells, uniformly) "
+                 "and *random runs* (runs of the targeted runs' lengths at random places, never "
+                 "the last cell). " + paper.ERASURE_BASELINE + "\n")
         L.append("| band | ours targeted | ours random cells | ours random runs | "
                  "paper targeted | paper random | cells erased |")
         L.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
