@@ -181,12 +181,18 @@ def add_reproduce(sub) -> None:
         description="Datasets of both families, the varying-T and T = 1000 networks, "
                     "evaluation, erasure, augmentation + noise, probes and relevance, each "
                     "stage skipped when complete; OUT/report.md puts every number beside the "
-                    "paper's. --quick: tiny sizes and narrow networks on the CPU (minutes; a "
-                    "plumbing check). Without it: the paper's sizes and recipe (a GPU job of "
-                    "many hours, see docs/experiments.md).",
+                    "paper's. --profile quick: tiny sizes and narrow networks on the CPU "
+                    "(minutes; a plumbing check); cpu: every finding at width 16 in about 3 "
+                    "hours on 2 cores; full (default): the paper's sizes and recipe (a GPU "
+                    "job of many hours, see docs/experiments.md). A short calibration first "
+                    "prints the planned wall time of every stage.",
         epilog="Run the same command again to continue an interrupted run.")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--quick", action="store_true", help="tiny CPU run (plumbing check)")
+    p.add_argument("--profile", choices=("quick", "cpu", "full"), default=None,
+                   help="sizes: quick (tiny, minutes: a plumbing check), cpu (width-16 "
+                        "networks, every finding measured in about 3 hours on 2 cores) or "
+                        "full (the paper's; default)")
+    p.add_argument("--quick", action="store_true", help="the same as --profile quick")
     p.add_argument("--recipe", choices=("paper", "fast"), default=None,
                    help="full size only: paper (default, the published recipe) or fast "
                         "(anomgrad's fast recipe for every network; about an hour on one GPU)")
@@ -196,9 +202,13 @@ def add_reproduce(sub) -> None:
 def run_reproduce(args) -> int:
     from ..experiments.pipeline import reproduce  # lazy: torch
 
-    st = reproduce(args.out, quick=args.quick, seed=args.seed, device=args.device,
-                   recipe=args.recipe, progress=not args.quiet)
+    if args.quick and args.profile not in (None, "quick"):
+        raise ValueError(f"--quick is --profile quick; it cannot go with --profile "
+                         f"{args.profile}")
+    name = "quick" if args.quick else args.profile
+    st = reproduce(args.out, seed=args.seed, device=args.device, recipe=args.recipe,
+                   progress=not args.quiet, profile_name=name)
     total = sum(s.get("seconds", 0.0) for s in st["stages"].values())
-    say(args, f"reproduce{' --quick' if args.quick else ''}: all stages done ({total:.0f} s of "
+    say(args, f"reproduce{f' --profile {name}' if name else ''}: all stages done ({total:.0f} s of "
                f"stage time); report: {os.path.join(args.out, 'report.md')}")
     return 0

@@ -7,9 +7,11 @@ stage continues (every stage is resumable on its own).  ``report.md``
 (:mod:`.report`) puts every number beside the paper's.
 
 Sizes and recipes come from a :class:`~.profiles.Profile`: ``quick`` is a CPU plumbing
-check on tiny data with narrow networks (minutes); ``full`` is the paper at full size (a
-GPU job; docs/experiments.md has the expected wall time); ``--recipe fast`` at full size
-uses anomgrad's fast recipe.
+check on tiny data with narrow networks (minutes); ``cpu`` measures every finding with
+width-16 networks in about 3 hours on 2 cores; ``full`` is the paper at full size (a GPU
+job; docs/experiments.md has the expected wall time); ``--recipe fast`` at full size uses
+anomgrad's fast recipe.  Before the first stage, a short calibration plans the wall time
+of every stage (:mod:`.plan`); the plan is printed and kept in ``stages.json``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ..resandi.train import train
 from . import augment, noise, probes
 from .common import AMP, hardware, say
 from .erasure import erasure_experiment
+from .plan import calibrate, describe, plan
 from .profiles import STAGES, Profile, paths, profile, stage_outputs
 from .relevance import relevance_experiment
 from .report import write_report
@@ -103,7 +106,7 @@ STAGE_FUNCTIONS = {"data": _st_data, "train_varying": _st_train("varying"),
                    "relevance": _st_relevance}
 
 
-def _open_run(out: str, prof: Profile, seed: int, quick: bool, dev, progress: bool) -> dict:
+def _open_run(out: str, prof: Profile, seed: int, dev, progress: bool) -> dict:
     """Check ``out`` holds nothing else (profile.json), and the run's state."""
     if os.path.exists(out) and not os.path.isdir(out):
         raise ValueError(f"out: {out} exists and is not a directory")
@@ -118,7 +121,7 @@ def _open_run(out: str, prof: Profile, seed: int, quick: bool, dev, progress: bo
                          f"use another --out, or the same settings to continue it")
     if have is None:
         atomic_write_json(pj, ident)
-    if not quick and dev.type == "cpu":
+    if prof.label.startswith("full") and dev.type == "cpu":
         say(progress, "reproduce: full size on a CPU takes weeks; it is meant for a GPU "
                       "(see docs/experiments.md). Continuing anyway.")
     state = read_json(os.path.join(out, "stages.json")) or {"stages": {}}
@@ -130,18 +133,35 @@ def _open_run(out: str, prof: Profile, seed: int, quick: bool, dev, progress: bo
     return state
 
 
+def _plan(state: dict, prof: Profile, c: _Ctx, progress: bool) -> None:
+    """Calibrate and plan the stages still to run (once per call), print the plan."""
+    todo = [s for s in STAGES if state["stages"].get(s, {}).get("status") != "done"]
+    if not todo:
+        return
+    t = time.perf_counter()
+    rates = calibrate(prof, c.dev)
+    planned = {s: round(v, 1) for s, v in plan(prof, rates).items() if s in todo}
+    state["calls"][-1]["plan"] = {"rates": {k: round(v, 1) for k, v in rates.items()},
+                                  "seconds": planned,
+                                  "calibration_seconds": round(time.perf_counter() - t, 1)}
+    say(progress, f"reproduce: planned wall time per stage on {c.dev} (an estimate from a "
+                  f"{time.perf_counter() - t:.0f} s calibration):\n{describe(planned)}")
+
+
 def reproduce(out, *, quick: bool = False, seed: int = 0, device=None,
               recipe: str | None = None, overrides: dict | None = None,
-              progress: bool = True) -> dict:
-    """Run the paper's chain into ``out`` (module docstring); returns the state
+              progress: bool = True, profile_name: str | None = None) -> dict:
+    """Run the paper's chain into ``out`` (module docstring) with the profile ``profile_name``
+    ("quick", "cpu" or "full"; ``quick=True`` is "quick"); returns the state
     (``out/stages.json``) and writes ``out/report.md``."""
     seed = V.check_seed(seed)
-    prof = profile(quick, overrides, recipe)
+    prof = profile(quick, overrides, recipe, profile_name)
     out = os.fspath(out)
     dev = V.torch_device(device)
-    state = _open_run(out, prof, seed, quick, dev, progress)
+    state = _open_run(out, prof, seed, dev, progress)
     sp = os.path.join(out, "stages.json")
     c = _Ctx(prof, paths(out, prof), seed, dev, progress)
+    _plan(state, prof, c, progress)
     t_call = time.perf_counter()
     ran = []
     for name in STAGES:
@@ -156,8 +176,10 @@ def reproduce(out, *, quick: bool = False, seed: int = 0, device=None,
         state["stages"][name] = {"status": "running"}
         atomic_write_json(sp, state)
         STAGE_FUNCTIONS[name](c)
+        planned = state["calls"][-1].get("plan", {}).get("seconds", {}).get(name)
         state["stages"][name] = {
             "status": "done", "seconds": round(time.perf_counter() - t, 3), "resumed": resumed,
+            "planned_seconds": planned,
             "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "device": str(dev)}
         ran.append(name)

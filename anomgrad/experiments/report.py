@@ -47,6 +47,17 @@ def _section_run(prof, seed, state) -> list[str]:
                  "comparable with the paper's.\n")
     elif prof == PROFILES["full"]:
         L.append(f"Full size, the paper's protocol: {sizes}.\n")
+    elif prof == PROFILES["cpu"]:
+        L.append(f"CPU profile, sized to measure every finding in about 3 hours on 2 cores: "
+                 f"{sizes}. What differs from the paper's run (the GPU command in "
+                 "docs/results.md §1): width 16, not 64; the fast recipe on fresh trajectories "
+                 f"for {prof.base.minutes:g} minutes per family, not the published recipe on 5 "
+                 "files; one training file per family, the augmentation's source; 2,000 test "
+                 "tracks per class, not 10,000; 3 networks per augmentation arm, not 5; the "
+                 "relevance on one T = 1000 test file, not five. Findings that could change "
+                 "at width 64: the accuracies (the paper's network has 16x the parameters), the "
+                 "probes (blocks 1-3 have 16/32/64 channels, not 64/128/256) and the strength "
+                 "of the relevance correlations.\n")
     elif prof == profile(False, recipe="fast"):
         L.append(f"Full size with anomgrad's fast recipe instead of the published one: "
                  f"{sizes}.\n")
@@ -69,11 +80,12 @@ def _section_run(prof, seed, state) -> list[str]:
              f"SeedSequence([{seed}, 0x5E, i])), probes (balancing SeedSequence([{seed}, 0xBA1, "
              f"2k(+1)]), head init seed {seed} + k, t-SNE random_state {seed}).")
     L.append(f"* Total wall time of the stages: {total:.1f} s ({total / 60:.1f} min).\n")
-    L.append("| stage | wall time (s) | status |")
-    L.append("| --- | ---: | --- |")
+    L.append("| stage | wall time (s) | planned (s) | status |")
+    L.append("| --- | ---: | ---: | --- |")
     for name in STAGES:
         s = state["stages"].get(name, {})
-        L.append(f"| {name} | {_f(s.get('seconds'), 1)} | {s.get('status', 'not run')} |")
+        L.append(f"| {name} | {_f(s.get('seconds'), 1)} | {_f(s.get('planned_seconds'), 1)} "
+                 f"| {s.get('status', 'not run')} |")
     L.append("")
     return L
 

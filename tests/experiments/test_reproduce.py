@@ -67,6 +67,10 @@ def test_every_file_is_written(quick):
     st = load(quick / "stages.json")
     assert [st["stages"][s]["status"] for s in st["stages"]] == ["done"] * 8
     assert all(st["stages"][s]["seconds"] > 0 for s in st["stages"])
+    # a calibration planned every stage before the run, and each records its plan
+    plan = st["calls"][0]["plan"]
+    assert set(plan["seconds"]) == set(st["stages"]) and plan["rates"]["train_8"] > 0
+    assert all(st["stages"][s]["planned_seconds"] == plan["seconds"][s] for s in st["stages"])
 
 
 def test_report_is_labelled_and_complete(quick):
@@ -205,6 +209,8 @@ def test_experiment_commands_on_the_quick_models(quick, tmp_path, capsys):
     (["probes", "nope.pt", "--out", "x"], "checkpoint"),
     (["probes", "nope.pt", "--out", "x", "--epochs", "0"], "epochs"),
     (["relevance", "nope.pt", "nope.h5", "--out", "x"], "checkpoint"),
+    (["reproduce", "--out", "x", "--quick", "--profile", "cpu"], "--profile cpu"),
+    (["reproduce", "--out", "x", "--profile", "cpu", "--recipe", "fast"], "recipe"),
 ])
 def test_bad_arguments(tmp_path, capsys, monkeypatch, argv, named):
     monkeypatch.chdir(tmp_path)
@@ -240,6 +246,36 @@ def test_profiles():
         profile(True, {"augment": {"model": 3}})
     with pytest.raises(ValueError, match="recipe"):
         profile(True, recipe="fast")
+    # the cpu profile (issue 21): width 16, time-budgeted fresh training, >= 3 networks per arm
+    cpu = profile(name="cpu")
+    assert cpu == PROFILES["cpu"] and cpu.base.width == cpu.augment.width == 16
+    assert cpu.base.fresh and cpu.base.minutes and cpu.augment.models >= 3
+    with pytest.raises(ValueError, match="profile must be one of full, quick, cpu, got 'gpu'"):
+        profile(name="gpu")
+
+
+def test_plan_counts_each_stages_work():
+    from anomgrad.experiments.plan import CAM_FORWARDS, ERASURE_FORWARDS, describe, plan
+    from anomgrad.experiments.profiles import profile
+
+    cpu = profile(name="cpu")
+    rates = {"gen": 1000.0, "train_16": 500.0, "infer_16": 2000.0}
+    p = plan(cpu, rates)
+    assert p["train_varying"] == p["train_fixed"] == 60 * cpu.base.minutes  # the budget
+    n = 8 * cpu.n_per_class.test
+    assert p["evaluate"] == pytest.approx(2 * n / 2000)
+    assert p["erasure"] == pytest.approx(n * (CAM_FORWARDS + ERASURE_FORWARDS) / 2000)
+    # twice the training rows: data and augmentation take longer, evaluation does not
+    big = profile(name="cpu", overrides={"n_per_class": {"train": 20000}})
+    q = plan(big, rates)
+    assert q["data"] > p["data"] and q["augment"] > 1.9 * p["augment"] - 60
+    assert q["evaluate"] == p["evaluate"]
+    # twice as fast a machine: half the time of every stage without a time budget
+    fast = plan(cpu, {k: 2 * v for k, v in rates.items()})
+    assert fast["augment"] == pytest.approx(p["augment"] / 2)
+    assert fast["train_fixed"] == p["train_fixed"]
+    text = describe(p)
+    assert "train_varying" in text and "45.0 min" in text and "total" in text
 
 
 TINY_FULL = {"n_per_class": {"train": 32, "val": 16, "test": 16}, "train_files": 2,
