@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
+import math
 import os
 
 import numpy as np
@@ -13,6 +14,7 @@ import numpy as np
 from ..io.atomic import atomic_write_text, read_json
 from ..resandi.task import CLASS_NAMES
 from . import paper
+from . import verdicts as V
 from .profiles import PROFILES, STAGES, paths, profile
 from .noise import paper_level
 from .relevance import STATS
@@ -111,8 +113,9 @@ def _section_protocol(prof) -> list[str]:
         "* **Batch order** of the paper recipe: the training files in turn, rows shuffled "
         "within each file, every epoch (as published).",
         "* **Per-class draws**: every trajectory has its own T and alpha; the published code "
-        "gives the j-th trajectory of the four sub-classes the same T and alpha. This does "
-        "not change any class's distribution.\n",
+        "gives trajectory j of all 8 classes the same T, of the 4 sub-diffusive classes the "
+        "same alpha, and of the 3 super-diffusive classes another (docs/method.md §7). This "
+        "does not change any class's distribution.\n",
     ]
 
 
@@ -254,12 +257,118 @@ def _section_relevance(p) -> list[str]:
     return L
 
 
+# the pairs the paper singles out (docs/method.md §5.4): class, statistic
+RELEVANCE_FINDINGS = (("sub-CTRW", "AC"), ("sub-CTRW", "SG"), ("super-FBM", "AC"),
+                      ("sub-SBM", "VD"), ("super-SBM", "VD"))
+
+
+def _verdict_rows(p) -> list[tuple]:
+    """(finding, rule key, estimate, low, high, paper, note) of every finding the run's
+    outputs hold, in the report's order.  Intervals (95 %): Wilson for accuracies; for a
+    difference of two accuracies on the same tracks, the unpaired normal interval
+    (conservative: the tracks' outcomes are positively correlated); over networks, t with
+    the arms' s.e.; for correlations, Fisher z over trajectories (not windows: conservative)."""
+    rows = []
+    for fam in ("varying", "fixed"):
+        e = read_json(os.path.join(p[f"{fam}_eval"], "metrics.json"))
+        if e:
+            k = round(e["accuracy"] * e["n"])
+            rows.append((f"test accuracy, {fam}", "accuracy", *V.proportion_interval(k, e["n"]),
+                         paper.ACCURACY[fam], f"{e['n']} tracks"))
+            if fam == "varying":
+                cm = np.asarray(e["confusion"], np.int64)
+                for c, name in enumerate(CLASS_NAMES):
+                    rows.append((f"accuracy, {name} (varying)", "accuracy_per_class",
+                                 *V.proportion_interval(int(cm[c, c]), int(cm[c].sum())),
+                                 paper.PER_CLASS_VARYING[name], f"{int(cm[c].sum())} tracks"))
+                rows.append(("sub-ATTM read as BM (%)", "attm_as_bm",
+                             *V.proportion_interval(int(cm[0, 7]), int(cm[0].sum())),
+                             paper.ATTM_AS_BM, "share of sub-ATTM tracks"))
+    er = read_json(os.path.join(p["erasure"], "erasure.json"))
+    if er:
+        n = er["n"]
+
+        def diff(a, b):  # accuracies in %, same n tracks
+            se = 100 * math.sqrt((a / 100) * (1 - a / 100) / n + (b / 100) * (1 - b / 100) / n)
+            return (a - b, *V.normal_interval(a - b, se))
+
+        t, P = er["targeted"], paper.ERASURE
+        rows.append(("erasure: band 0-10 minus band 90-100", "erasure_extremes",
+                     *diff(t[0], t[-1]), P["targeted"][0] - P["targeted"][-1], f"{n} tracks"))
+        for i, band in enumerate(er["bands"]):
+            effect = P["targeted"][i] - P["random"][i]
+            for key, what in (("random", "random cells"), ("random_runs", "random runs")):
+                if key in er and effect != 0:
+                    rows.append((f"erasure band {band} minus {what}", "erasure_vs_random",
+                                 *diff(t[i], er[key][i]), effect,
+                                 "the paper's random row" if key == "random" else
+                                 "the stricter control"))
+    ag_ = read_json(os.path.join(p["augment"], "augment.json"))
+    if ag_:
+        s = ag_["summary"]
+        m = min(s["targeted_models"], s["random_models"])
+        for i, sg in enumerate(s["sigma"]):
+            j = paper_level(sg)
+            if j is None or sg == 0:
+                continue
+            effect = paper.AUGMENT["targeted"][j] - paper.AUGMENT["random"][j]
+            d, u = s["difference"][i], s["difference_unc"][i]
+            lo, hi = V.t_interval(d, u, 2 * (m - 1)) if m > 1 else (float("nan"),) * 2
+            rows.append((f"augmentation at sigma {sg:.3g}: targeted minus random", "augment",
+                         d, lo, hi, effect, f"{m} networks per arm"))
+    pr_ = read_json(os.path.join(p["probes"], "probes.json"))
+    if pr_:
+        for r in pr_["table"]:
+            chance = 100 / r["groups"]
+            k = round(r["accuracy"] / 100 * r["n_test"])
+            est, lo, hi = V.proportion_interval(k, r["n_test"])
+            rows.append((f"probe after block {r['block']} ({r['groups']} groups) above chance",
+                         "probes", est - chance, lo - chance, hi - chance, r["paper"] - chance,
+                         "the paper's number is untraceable (docs/method.md §5.3)"))
+    rl = read_json(os.path.join(p["relevance"], "relevance.json"))
+    if rl:
+        by = {(r["name"], r["statistic"]): r for r in rl["rows"]}
+        for c, st in RELEVANCE_FINDINGS:
+            r = by.get((c, st))
+            if r is None or not np.isfinite(r["pearson"]):
+                continue
+            n_traj = r["pairs"] // 32
+            lo, hi = (V.correlation_interval(r["pearson"], n_traj) if n_traj > 3
+                      else (float("nan"),) * 2)
+            rows.append((f"relevance: {c} {st} (Pearson r)", "relevance", r["pearson"], lo, hi,
+                         paper.RELEVANCE[c][st][0], f"{n_traj} tracks"))
+    return rows
+
+
+def _section_verdicts(p) -> list[str]:
+    """One word per finding (:mod:`.verdicts`), with the rule that decides it."""
+    rows = _verdict_rows(p)
+    L = ["## Verdicts\n",
+         "Each finding of the paper, our statistic with its 95 % interval, the paper's number "
+         "and one word, decided by a rule fixed before the run (`anomgrad/experiments/"
+         "verdicts.py`; the rules are listed below the table).\n",
+         "| finding | ours | 95 % interval | paper | verdict | note |",
+         "| --- | ---: | --- | ---: | --- | --- |"]
+    for what, key, est, lo, hi, ref, note in rows:
+        if np.isfinite(lo) and np.isfinite(hi):
+            word = V.decide(V.RULES[key], est, lo, hi, ref)
+            ci = f"[{lo:.3g}, {hi:.3g}]"
+        else:
+            word, ci = V.INCONCLUSIVE, "none (one network or too few tracks)"
+        L.append(f"| {what} | {est:.3g} | {ci} | {ref:.3g} | **{word}** | {note} |")
+    L.append("\nRules (fixed before the run):\n")
+    for key in dict.fromkeys(r[1] for r in rows):
+        L.append(f"* `{key}`: {V.RULES[key].text()}.")
+    L.append("")
+    return L
+
+
 def write_report(out, prof, seed, state) -> str:
     """``out/report.md``: every number of the run beside the paper's."""
     p = paths(out, prof)
     L = _section_run(prof, seed, state) + _section_protocol(prof)
-    for section in (_section_accuracy, _section_erasure, _section_augmentation, _section_probes,
-                    _section_relevance):
+    for section in (_section_verdicts, _section_accuracy, _section_erasure,
+                    _section_augmentation, _section_probes, _section_relevance):
         L += section(p)
     L.append("## Settings\n")
     L.append("```json\n" + json.dumps(dataclasses.asdict(prof), indent=1) + "\n```\n")

@@ -103,6 +103,26 @@ def normal_interval(estimate: float, se: float) -> tuple[float, float]:
     return estimate - Z95 * se, estimate + Z95 * se
 
 
+def t_interval(estimate: float, se: float, df: float) -> tuple[float, float]:
+    """``estimate`` +- t(0.975, ``df``) ``se``: for a mean over a few networks."""
+    from scipy.stats import t  # lazy: scipy
+
+    if not df >= 1:
+        raise ValueError(f"df must be >= 1, got {df}")
+    q = float(t.ppf(0.975, df))
+    if not (se >= 0 and math.isfinite(se)):
+        raise ValueError(f"se must be a finite number >= 0, got {se}")
+    return estimate - q * se, estimate + q * se
+
+
+def correlation_interval(r: float, n: int) -> tuple[float, float]:
+    """The 95 % Fisher-z interval of a correlation ``r`` over ``n`` independent units."""
+    if not (n > 3 and -1 < r < 1):
+        raise ValueError(f"need n > 3 and -1 < r < 1, got n={n}, r={r}")
+    z, h = math.atanh(r), Z95 / math.sqrt(n - 3)
+    return math.tanh(z - h), math.tanh(z + h)
+
+
 def proportion_interval(k: int, n: int) -> tuple[float, float, float]:
     """A share ``k / n`` in % with its 95 % Wilson interval: ``(estimate, low, high)``."""
     if not (0 <= k <= n and n > 0):
@@ -132,4 +152,5 @@ def bootstrap_interval(stat, *samples, n_boot: int = 2000, seed: int = 0):
 
 
 __all__ = ["INCONCLUSIVE", "NOT_REPRODUCED", "REPRODUCED", "RULES", "Rule", "VERDICTS", "Z95",
-           "bootstrap_interval", "decide", "normal_interval", "proportion_interval"]
+           "bootstrap_interval", "correlation_interval", "decide", "normal_interval",
+           "proportion_interval", "t_interval"]

@@ -79,9 +79,16 @@ def test_report_is_labelled_and_complete(quick):
     for choice in ("never move are redrawn", "*effective* levels", "random runs of the",
                    "files in turn", "its own T and alpha"):
         assert choice in rep, choice
-    for heading in ("Protocol", "Test accuracy", "Targeted erasure", "Targeted augmentation",
-                    "Layer-wise linear probes", "Statistical relevance"):
+    for heading in ("Verdicts", "Protocol", "Test accuracy", "Targeted erasure",
+                    "Targeted augmentation", "Layer-wise linear probes", "Statistical relevance"):
         assert heading in rep
+    # every finding has one of the three words, and the rules are written beside them
+    verdicts = rep.split("## Verdicts")[1].split("\n## ")[0]
+    rows = [ln for ln in verdicts.splitlines() if ln.startswith("| ") and "**" in ln]
+    assert len(rows) >= 2 + 8 + 1 + 1 + 5 and all(
+        any(f"**{w}**" in ln for w in ("reproduced", "not reproduced", "inconclusive"))
+        for ln in rows)
+    assert "* `erasure_extremes`: reproduced if our 95 % interval excludes 0" in verdicts
     # the paper's numbers stand beside ours
     for paper in ("90.36", "94.89", "44.74", "23.75", "49.43", "45.61", "89.44", "86.91",
                   "93.24", "-0.357"):

@@ -95,3 +95,49 @@ def test_bad_input():
         bootstrap_interval(np.mean, np.zeros(3), np.zeros(4))
     assert "within 2 of the paper's number" in RULES["accuracy"].text()
     assert "excludes 0.25 of the paper's effect" in RULES["relevance"].text()
+
+
+def _write(path, obj):
+    import json
+    import os
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(obj, f)
+
+
+def test_the_report_applies_the_rules_as_written(tmp_path):
+    """Synthetic outputs of a run: a varying-T accuracy at the paper's, a T = 1000 one far
+    below it, an erasure with the paper's effect and relevance with and without it."""
+    from anomgrad.experiments.profiles import paths, profile
+    from anomgrad.experiments.report import _section_verdicts
+    from anomgrad.resandi.task import CLASS_NAMES
+
+    p = paths(str(tmp_path), profile(name="cpu"))
+    cm = np.diag([1800] * 8) + 25  # 8 x 8: 1825 right of 2000 per class (91.25 %)
+    cm[0] = [1700, 10, 10, 10, 10, 10, 0, 250]  # sub-ATTM read as BM: 250 of 2000 (12.5 %)
+    n = int(cm.sum())
+    _write(f"{p['varying_eval']}/metrics.json",
+           {"accuracy": float(np.trace(cm)) / n, "n": n, "confusion": cm.tolist()})
+    _write(f"{p['fixed_eval']}/metrics.json",
+           {"accuracy": 0.80, "n": 16000, "confusion": (np.eye(8, dtype=int) * 1600).tolist()})
+    t = list(paper.ERASURE["targeted"])
+    _write(f"{p['erasure']}/erasure.json",
+           {"n": 16000, "bands": paper.ERASURE["bands"], "targeted": t,
+            "random": [27.2] * 10, "random_runs": [t[0]] * 10})
+    rows = [{"name": c, "statistic": st, "pearson": r, "pairs": 2000 * 32}
+            for c, st, r in (("sub-CTRW", "AC", -0.30), ("sub-SBM", "VD", 0.0))]
+    _write(f"{p['relevance']}/relevance.json", {"rows": rows})
+    text = "\n".join(_section_verdicts(p))
+    line = {ln.split(" | ")[0][2:]: ln for ln in text.splitlines() if ln.startswith("| ")}
+    assert f"**{REPRODUCED}**" in line["test accuracy, varying"]  # 90.8 against 90.36
+    assert f"**{NOT_REPRODUCED}**" in line["test accuracy, fixed"]  # 80 against 94.89
+    assert f"**{REPRODUCED}**" in line["sub-ATTM read as BM (%)"]
+    assert f"**{REPRODUCED}**" in line["erasure: band 0-10 minus band 90-100"]
+    assert f"**{REPRODUCED}**" in line["erasure band 0-10 minus random cells"]
+    # random runs erase as much as band 0-10 does: no gap where the paper has 16.9 points
+    assert f"**{NOT_REPRODUCED}**" in line["erasure band 0-10 minus random runs"]
+    assert f"**{REPRODUCED}**" in line["relevance: sub-CTRW AC (Pearson r)"]
+    assert f"**{NOT_REPRODUCED}**" in line["relevance: sub-SBM VD (Pearson r)"]
+    assert "accuracy, sub-ATTM (varying)" in line and len(CLASS_NAMES) == 8
+    assert "* `accuracy`: reproduced if ours is within 2" in text
