@@ -53,9 +53,9 @@ def add_classify(sub) -> None:
                                  "andi-datasets array or task file, anomgrad .h5")
     p.add_argument("--out", default=None, help="output directory (default: INPUT-classified)")
     p.add_argument("--model", default=None,
-                   help="clean (default: the shipped model trained on noiseless tracks), robust "
-                        "(the shipped model trained under localization noise: for tracks with "
-                        "noticeable localization error) or a checkpoint file")
+                   help="robust (default: the shipped model trained under localization "
+                        "noise), clean (the shipped model trained on noiseless tracks, the "
+                        "paper's setting) or a checkpoint file")
     p.add_argument("--gradcam", action="store_true", help="also write gradcam.h5")
     p.add_argument("--figure", action="store_true",
                    help="draw tracks coloured by Grad-CAM with their probabilities (tracks.png)")

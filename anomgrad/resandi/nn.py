@@ -281,6 +281,10 @@ class ResAnDi(nn.Module):
             elif x.shape[1] == self.in_channels:
                 hint = (f"; trajectories must be left zero-padded to {self.length} steps "
                         f"(anomgrad.resandi.preprocess)")
+            elif self.input != "positions":
+                hint = (f"; this network reads input={self.input!r}: make it with "
+                        f"anomgrad.datasets.preprocess(raw, T, input={self.input!r}) or "
+                        f"network_input(z, T, {self.input!r})")
             raise ValueError(f"ResAnDi expects input of shape {want}, got shape "
                              f"{tuple(x.shape)}{hint}")
 

@@ -108,9 +108,9 @@ def classify(tracks, *, model=None, gradcam: bool = False, device=None, amp="aut
     tracks : a path or in-memory tracks (:mod:`anomgrad.tracks.inputs`); ``read``
         passes reading options (``fmt``, ``dim``, ``ref``, ``id_col``, ``frame_col``,
         ``x_col``, ``y_col``, ``truth_col``).
-    model : None or "clean" (the shipped model trained on noiseless tracks), "robust" (the
-        shipped model trained under localization noise: for noisy tracks, see
-        docs/classify.md), a checkpoint path, or a ResAnDi module.
+    model : None or "robust" (the shipped model trained under localization noise, the
+        default), "clean" (the shipped model trained on noiseless tracks, the paper's
+        setting; see docs/classify.md), a checkpoint path, or a ResAnDi module.
     device : "cpu", "cuda", ... (default: CUDA when available).
     amp : "auto" (bf16 autocast where the hardware has it, the stem in fp32), "bf16" or
         "none" (fp32); see :mod:`anomgrad.resandi.precision`.

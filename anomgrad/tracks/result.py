@@ -116,8 +116,9 @@ class ClassifyResult:
     @property
     def uncertain(self) -> np.ndarray:
         """(n,) bool: classified with a top probability below ``UNCERTAIN_BELOW`` (0.5).
-        On andi-made test tracks 8-12 % of the tracks are flagged by the robust model, and
-        37-40 % of those are right against 85-91 % of the others (docs/results.md §3)."""
+        On andi-made test tracks 5-9 % of the tracks are flagged by the default (robust)
+        model, and 33-41 % of those are right against 88-94 % of the others
+        (docs/results.md §3)."""
         return (self.label >= 0) & (np.nan_to_num(self.top_probability, nan=1.0) < UNCERTAIN_BELOW)
 
     @property

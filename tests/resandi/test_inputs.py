@@ -115,3 +115,8 @@ def test_classify_preprocesses_for_the_model(inc_model):
     with torch.no_grad():
         want = torch.softmax(inc_model(torch.from_numpy(P.preprocess(raw, T, input="increments"))), 1)
     np.testing.assert_allclose(res.probabilities, want.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_wrong_input_names_what_the_network_reads(inc_model):
+    with pytest.raises(ValueError, match="reads input='increments': make it with"):
+        inc_model(torch.zeros(2, 2, 1000))
