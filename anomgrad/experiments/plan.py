@@ -25,6 +25,9 @@ from .profiles import STAGES, Profile
 
 CAM_FORWARDS = 3  # a Grad-CAM pass (forward, backward of the top) as forward passes
 ERASURE_FORWARDS = 10 * 3  # 10 bands x (targeted, random cells, random runs)
+# a probe head's epoch over one pooled-feature row costs about 1/100 of a network forward
+# pass (measured on a quick run: 3 heads x 2,000 epochs x 2,048 rows in 17 s)
+PROBE_ROWS_PER_FORWARD = 100
 
 
 def _rate(fn, work: int, repeats: int = 2) -> float:
@@ -38,29 +41,46 @@ def _rate(fn, work: int, repeats: int = 2) -> float:
     return work / max(best, 1e-9)
 
 
+def _batches(prof: Profile) -> tuple[int, int]:
+    """The batch sizes of the base and the augmented networks' training."""
+    b, a = prof.base, prof.augment
+    base = b.batch_size or resolve(b.recipe, "varying",
+                                   data=None if b.fresh else ["a.h5"]).batch_size
+    aug = a.batch_size or resolve(a.recipe, "varying", data=["a.h5"]).batch_size
+    return base, aug
+
+
 def calibrate(prof: Profile, device="cpu", *, batch: int = 256) -> dict:
     """Measured rates on ``device`` (a few seconds): ``gen`` (dataset rows/s), and per
-    network width ``w`` the profile trains: ``train_w`` (samples/s, fast-recipe step:
-    forward, backward, AdamW, under the default precision) and ``infer_w`` (rows/s)."""
+    network width ``w`` the profile trains: ``train_w_b`` (samples/s of a training step
+    at batch ``b``, the batch that training uses: forward, backward, AdamW, under the
+    default precision) and ``infer_w`` (rows/s)."""
     dev = torch.device(device)
     rates = {"gen": _rate(lambda: D.resandi("varying", "val", batch // 8, 0), batch, 1)}
     bf16 = use_bf16("auto", dev)
     g = torch.Generator().manual_seed(0)
-    x = torch.rand(batch, D.DIM, D.LENGTH, generator=g).to(dev)
-    y = torch.randint(0, D.NUM_CLASSES, (batch,), generator=g).to(dev)
-    for w in sorted({prof.base.width, prof.augment.width}):
+    base_b, aug_b = _batches(prof)
+    wanted = {(prof.base.width, base_b), (prof.augment.width, aug_b)}
+    for w in sorted({w for w, _ in wanted}):
         torch.manual_seed(0)
         net = ResAnDi(width=w).to(dev)
         opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+        for b in sorted(bb for ww, bb in wanted if ww == w):
+            x = torch.rand(b, D.DIM, D.LENGTH, generator=g).to(dev)
+            y = torch.randint(0, D.NUM_CLASSES, (b,), generator=g).to(dev)
 
-        def step():
-            with autocast(dev, bf16):
-                loss = torch.nn.functional.cross_entropy(net(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if dev.type == "cuda":
-                torch.cuda.synchronize(dev)
+            def step():
+                with autocast(dev, bf16):
+                    loss = torch.nn.functional.cross_entropy(net(x), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if dev.type == "cuda":
+                    torch.cuda.synchronize(dev)
+
+            net.train()
+            rates[f"train_{w}_{b}"] = _rate(step, b)
+        x = torch.rand(batch, D.DIM, D.LENGTH, generator=g).to(dev)
 
         def infer():
             with torch.no_grad(), autocast(dev, bf16):
@@ -68,8 +88,6 @@ def calibrate(prof: Profile, device="cpu", *, batch: int = 256) -> dict:
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
 
-        net.train()
-        rates[f"train_{w}"] = _rate(step, batch)
         net.eval()
         rates[f"infer_{w}"] = _rate(infer, batch)
     return rates
@@ -86,7 +104,7 @@ def _train_seconds(prof: Profile, family: str, rates: dict) -> float:
     rows = 8 * prof.n_per_class.train * prof.train_files
     per_epoch = cfg.epoch_samples if cfg.source == "fresh" else rows
     # every epoch also validates on the val file
-    return cfg.epochs * (per_epoch / rates[f"train_{b.width}"]
+    return cfg.epochs * (per_epoch / rates[f"train_{b.width}_{cfg.batch_size}"]
                          + 8 * prof.n_per_class.val / rates[f"infer_{b.width}"])
 
 
@@ -99,6 +117,7 @@ def plan(prof: Profile, rates: dict) -> dict:
     erased = test_rows if prof.erasure.n is None else min(test_rows, prof.erasure.n)
     aug_rows = 8 * n.train * (1 + FRACTION)
     aug_test = test_rows if a.test_rows is None else 8 * min(n.test, a.test_rows)
+    probe_rows = 8 * n.train * prof.train_files
     aug_epochs = a.epochs if a.epochs is not None else resolve(a.recipe, "varying",
                                                                data=["a.h5"]).epochs
     out = {
@@ -108,9 +127,11 @@ def plan(prof: Profile, rates: dict) -> dict:
         "evaluate": 2 * test_rows / infer_b,
         "erasure": erased * (CAM_FORWARDS + ERASURE_FORWARDS) / infer_b,
         "augment": (8 * n.train * CAM_FORWARDS / infer_b
-                    + 2 * a.models * (aug_epochs * aug_rows / rates[f"train_{a.width}"]
+                    + 2 * a.models * (aug_epochs * aug_rows
+                                      / rates[f"train_{a.width}_{_batches(prof)[1]}"]
                                       + 11 * aug_test / infer_a)),
-        "probes": (8 * n.train * prof.train_files + test_rows) / infer_b,
+        "probes": ((probe_rows + test_rows)
+                   + 3 * prof.probes.epochs * probe_rows / PROBE_ROWS_PER_FORWARD) / infer_b,
         "relevance": prof.relevance_files * test_rows * CAM_FORWARDS / infer_b,
     }
     return {s: float(out[s]) for s in STAGES}
@@ -125,4 +146,5 @@ def describe(planned: dict) -> str:
     return "\n".join(lines + [f"  {'total':<14} {t(total)}"])
 
 
-__all__ = ["CAM_FORWARDS", "ERASURE_FORWARDS", "calibrate", "describe", "plan"]
+__all__ = ["CAM_FORWARDS", "ERASURE_FORWARDS", "PROBE_ROWS_PER_FORWARD", "calibrate",
+           "describe", "plan"]

@@ -69,7 +69,8 @@ def test_every_file_is_written(quick):
     assert all(st["stages"][s]["seconds"] > 0 for s in st["stages"])
     # a calibration planned every stage before the run, and each records its plan
     plan = st["calls"][0]["plan"]
-    assert set(plan["seconds"]) == set(st["stages"]) and plan["rates"]["train_8"] > 0
+    assert set(plan["seconds"]) == set(st["stages"]) and plan["rates"]["train_8_128"] > 0
+    assert plan["rates"]["train_8_64"] > 0  # the augmented networks' batch
     assert all(st["stages"][s]["planned_seconds"] == plan["seconds"][s] for s in st["stages"])
 
 
@@ -266,7 +267,7 @@ def test_plan_counts_each_stages_work():
     from anomgrad.experiments.profiles import profile
 
     cpu = profile(name="cpu")
-    rates = {"gen": 1000.0, "train_16": 500.0, "infer_16": 2000.0}
+    rates = {"gen": 1000.0, "train_16_512": 500.0, "infer_16": 2000.0}
     p = plan(cpu, rates)
     assert p["train_varying"] == p["train_fixed"] == 60 * cpu.base.minutes  # the budget
     n = 8 * cpu.n_per_class.test
@@ -282,7 +283,7 @@ def test_plan_counts_each_stages_work():
     assert fast["augment"] == pytest.approx(p["augment"] / 2)
     assert fast["train_fixed"] == p["train_fixed"]
     text = describe(p)
-    assert "train_varying" in text and "45.0 min" in text and "total" in text
+    assert "train_varying" in text and "60.0 min" in text and "total" in text
 
 
 TINY_FULL = {"n_per_class": {"train": 32, "val": 16, "test": 16}, "train_files": 2,
