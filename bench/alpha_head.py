@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from noise_robustness import BANDS, SIGMAS, band_of, load_test, noisy_levels  # noqa: E402
+from noise_robustness import BANDS, SIGMAS, band_of, load_test, noisy_levels, shipped  # noqa: E402
 
 from anomgrad.io.atomic import atomic_torch_save, atomic_write_json  # noqa: E402
 from anomgrad.resandi import datasets as D  # noqa: E402
@@ -35,7 +35,6 @@ from anomgrad.resandi.preprocess import network_input, noisy_z, training_sigmas 
 from anomgrad.resandi.train.data import NOISE_TAG, seed_state  # noqa: E402
 from anomgrad.tracks.msd import fit_tracks  # noqa: E402
 
-TRAINING_NOISE = {"clean": 0.0, "robust": 1.0}
 HEAD_FILE = 7  # the "train" split file the heads learn from (no classifier saw it)
 
 
@@ -92,9 +91,9 @@ def main(argv=None) -> int:
         print(f"TA-MSD sigma {sigma}: MAE {res['msd'][str(sigma)]['mae']:.3f}", flush=True)
     heads = {}
     for name in P.SHIPPED:
-        net = P.pretrained(name=name).float()
+        net, noise = shipped(name)
         t0 = time.perf_counter()
-        x, T, al = training_set(a.per_class, TRAINING_NOISE[name], net.input)
+        x, T, al = training_set(a.per_class, noise, net.input)
         f = features_of(net, x)
         head, rec = fit_head(f, T, al)
         rec["seconds"] = round(time.perf_counter() - t0, 1)

@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from noise_robustness import SIGMAS, load_test, noisy_levels  # noqa: E402
+from noise_robustness import SIGMAS, load_test, noisy_levels, shipped  # noqa: E402
 
 from anomgrad.io.atomic import atomic_savefig, atomic_write_json  # noqa: E402
 from anomgrad.resandi import datasets as D  # noqa: E402
@@ -35,7 +35,6 @@ from anomgrad.resandi.calibration import (UNCERTAIN_BELOW, ece, fit_temperature,
 from anomgrad.resandi.preprocess import network_input, noisy_z  # noqa: E402
 from anomgrad.resandi.train.data import NOISE_VAL, noise_for  # noqa: E402
 
-TRAINING_NOISE = {"clean": 0.0, "robust": 1.0}  # the --noise each shipped model was trained with
 
 
 def logits_of(net, x: np.ndarray, batch: int = 1024) -> np.ndarray:
@@ -67,8 +66,8 @@ def main(argv=None) -> int:
     res = {"sigmas": list(SIGMAS), "n": int(len(test["label"])), "test": os.path.abspath(a.test),
            "uncertain_below": UNCERTAIN_BELOW, "models": {}}
     for name in P.SHIPPED:
-        net = P.pretrained(name=name).float()
-        xv, yv = validation(TRAINING_NOISE[name], net.input)
+        net, noise = shipped(name)
+        xv, yv = validation(noise, net.input)
         T = fit_temperature(logits_of(net, xv), yv)
         r = {"temperature": T, "levels": {}}
         for sigma, z in zip(SIGMAS, levels):

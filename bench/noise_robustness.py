@@ -64,6 +64,15 @@ def noisy_levels(test: dict, sigmas):
         yield np.ascontiguousarray(z, np.float32)
 
 
+def shipped(name: str):
+    """The shipped model ``name`` in fp32, and the localization-noise std its training
+    drew up to (its checkpoint's ``--noise``; models from before that option: 0)."""
+    from anomgrad.resandi import pretrained as P
+
+    net, meta = P.pretrained(name=name, meta=True)
+    return net.float(), float(meta["config"].get("noise") or 0.0)
+
+
 def predict(model, x: np.ndarray, amp: str, batch: int = 1024) -> np.ndarray:
     """Predicted labels of network inputs ``x`` (n, channels, 1000)."""
     import torch

@@ -202,12 +202,9 @@ def add_reproduce(sub) -> None:
 def run_reproduce(args) -> int:
     from ..experiments.pipeline import reproduce  # lazy: torch
 
-    if args.quick and args.profile not in (None, "quick"):
-        raise ValueError(f"--quick is --profile quick; it cannot go with --profile "
-                         f"{args.profile}")
+    st = reproduce(args.out, quick=args.quick, seed=args.seed, device=args.device,
+                   recipe=args.recipe, progress=not args.quiet, profile_name=args.profile)
     name = "quick" if args.quick else args.profile
-    st = reproduce(args.out, seed=args.seed, device=args.device, recipe=args.recipe,
-                   progress=not args.quiet, profile_name=name)
     total = sum(s.get("seconds", 0.0) for s in st["stages"].values())
     say(args, f"reproduce{f' --profile {name}' if name else ''}: all stages done ({total:.0f} s of "
                f"stage time); report: {os.path.join(args.out, 'report.md')}")

@@ -140,12 +140,12 @@ def _plan(state: dict, prof: Profile, c: _Ctx, progress: bool) -> None:
         return
     t = time.perf_counter()
     rates = calibrate(prof, c.dev)
+    took = time.perf_counter() - t
     planned = {s: round(v, 1) for s, v in plan(prof, rates).items() if s in todo}
     state["calls"][-1]["plan"] = {"rates": {k: round(v, 1) for k, v in rates.items()},
-                                  "seconds": planned,
-                                  "calibration_seconds": round(time.perf_counter() - t, 1)}
+                                  "seconds": planned, "calibration_seconds": round(took, 1)}
     say(progress, f"reproduce: planned wall time per stage on {c.dev} (an estimate from a "
-                  f"{time.perf_counter() - t:.0f} s calibration):\n{describe(planned)}")
+                  f"{took:.0f} s calibration):\n{describe(planned)}")
 
 
 def reproduce(out, *, quick: bool = False, seed: int = 0, device=None,

@@ -138,9 +138,10 @@ def profile(quick: bool = False, overrides: dict | None = None,
     if recipe not in (None, "paper", "fast"):
         raise ValueError(f"recipe must be 'paper' or 'fast', got {recipe!r}")
     name = ("quick" if quick else "full") if name is None else name
-    if name not in PROFILES or (quick and name != "quick"):
-        raise ValueError(f"profile must be one of {', '.join(NAMES)}, got {name!r}"
-                         + (" with --quick" if quick else ""))
+    if name not in PROFILES:
+        raise ValueError(f"profile must be one of {', '.join(NAMES)}, got {name!r}")
+    if quick and name != "quick":
+        raise ValueError(f"--quick is --profile quick; it cannot go with --profile {name}")
     if recipe == "fast" and name != "full":
         raise ValueError(f"recipe: the {name} profile has its own settings; --recipe applies "
                          f"to the full-size run")

@@ -37,8 +37,7 @@ from torch import Tensor, nn
 
 from .._version import __version__
 from ..io.atomic import atomic_torch_save
-from .task import DIM, INPUTS
-from .task import LENGTH, NUM_CLASSES
+from .task import DIM, LENGTH, NUM_CLASSES, check_input_kind
 
 ARCH = "ResAnDi"
 
@@ -136,9 +135,7 @@ class ResAnDi(nn.Module):
                  length: int = LENGTH, width: int = 64, layers=(2, 2, 2, 2),
                  zero_init_residual: bool = False, input: str = "positions") -> None:
         super().__init__()
-        if input not in INPUTS:
-            raise ValueError(f"input must be one of {', '.join(map(repr, INPUTS))}, got "
-                             f"{input!r}")
+        check_input_kind(input)
         if in_channels is None:
             in_channels = DIM * (2 if input == "increments" else 1)
         for name, v, lo in (("num_classes", num_classes, 1), ("in_channels", in_channels, 1),

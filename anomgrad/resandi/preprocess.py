@@ -29,7 +29,7 @@ from numba import njit, prange
 
 from .. import _validate as V
 from ..processing import add_noise, cut, normalize
-from .task import INPUTS, LENGTH
+from .task import INPUTS, LENGTH, check_input_kind
 
 PREPROCESSING = ("AnDi normalize each axis over the first T positions; left-pad with zeros to "
                  "1000 (= z); min-max scale each row and axis over the 1000 steps "
@@ -116,12 +116,6 @@ def _increments(z, lengths, out):
                 out[i, a, t] = (np.float64(z[i, a, t]) - np.float64(z[i, a, t - 1])) / r
 
 
-def check_input(input: str) -> str:
-    if input not in INPUTS:
-        raise ValueError(f"input must be one of {', '.join(map(repr, INPUTS))}, got {input!r}")
-    return input
-
-
 def increments(z: np.ndarray, lengths=None) -> np.ndarray:
     """The steps of ``z`` (n, dim, T), left-padded with ``lengths``, divided per row and
     axis by their root mean square over the track's ``lengths - 1`` steps (float64
@@ -140,9 +134,14 @@ def network_input(z: np.ndarray, lengths=None, input: str = "positions") -> np.n
     """The network input from ``z``: ``minmax(z)`` (``input="positions"``, the paper's,
     (n, dim, T)) or that and :func:`increments` stacked on the channels
     (``"increments"``, (n, 2 dim, T))."""
-    if check_input(input) == "positions":
-        return minmax(z)
-    return np.concatenate([minmax(z), increments(z, lengths)], axis=1)
+    check_input_kind(input)
+    x = minmax(z)  # z checked once: a finite float array (n, dim, T)
+    if input == "positions":
+        return x
+    z = np.asarray(z)
+    inc = np.empty(x.shape, np.float32)
+    _increments(z, _check_lengths(lengths, len(z), z.shape[-1]), inc)
+    return np.concatenate([x, inc], axis=1)
 
 
 def preprocess(x: np.ndarray, lengths=None, length: int = LENGTH,
@@ -150,10 +149,12 @@ def preprocess(x: np.ndarray, lengths=None, length: int = LENGTH,
     """The network input of docs/method.md §3 from raw trajectories:
     ``network_input(normalize_padded(x, lengths), lengths, input)``, (n, dim, 1000)
     float32 for the paper's input (2 dim channels for ``input="increments"``)."""
-    check_input(input)
-    x = V.check_array("x", x, (3,))
-    L = _check_lengths(lengths, x.shape[0], min(x.shape[-1], length))
-    return network_input(normalize_padded(x, L, length), L, input)
+    check_input_kind(input)
+    z = normalize_padded(x, lengths, length)  # checks x and lengths
+    if input == "positions":
+        return minmax(z)
+    return network_input(z, _check_lengths(lengths, len(z), min(np.shape(x)[-1], length)),
+                         input)
 
 
 
@@ -254,7 +255,7 @@ def network_input_torch(z, lengths, input: str = "positions"):
     """Torch twin of :func:`network_input`."""
     import torch  # lazy: torch (the numpy path does without)
 
-    if check_input(input) == "positions":
+    if check_input_kind(input) == "positions":
         return minmax_torch(z)
     return torch.cat([minmax_torch(z), increments_torch(z, lengths)], dim=1)
 
@@ -266,7 +267,7 @@ def preprocess_torch(x, lengths=None, length: int = LENGTH, check: bool = True, 
     ``noise``: None, or ``(sigma, seed)``: localization noise ``sigma`` (one value per
     track) added to ``z`` before min-max (:func:`noisy_z`), as the AnDi 2020 challenge
     added it."""
-    check_input(input)
+    check_input_kind(input)
     z = normalize_torch(x, lengths, length, check)
     if noise is not None:
         z = noisy_z(z, lengths, *noise)
@@ -303,7 +304,7 @@ def noisy_z(z, lengths, sigma, seed: int):
     return torch.from_numpy(add_noise(z.numpy(), sigma, seed, lengths=L))
 
 
-__all__ = ["INPUTS", "NOISE_CLEAN_SHARE", "PREPROCESSING", "check_input", "increments",
+__all__ = ["INPUTS", "NOISE_CLEAN_SHARE", "PREPROCESSING", "increments",
            "increments_torch", "minmax", "minmax_torch", "network_input", "network_input_torch",
            "noisy_z", "normalize_padded", "normalize_torch", "preprocess", "preprocess_torch",
            "training_sigmas"]

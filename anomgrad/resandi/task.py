@@ -99,6 +99,13 @@ MAX_REDRAWS = 100_000  # P(a sub-CTRW row is still after k redraws) <= 0.8**k at
 INDEX_SCHEME = "index = split_id << 56 | file << 32 | label << 28 | j"
 
 
+def check_input_kind(input) -> str:
+    """What a network reads: one of :data:`INPUTS`."""
+    if input not in INPUTS:
+        raise ValueError(f"input must be one of {', '.join(map(repr, INPUTS))}, got {input!r}")
+    return input
+
+
 def check_family(family) -> str:
     if not isinstance(family, str) or family.strip().lower() not in FAMILIES:
         raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
@@ -311,7 +318,7 @@ def confusion_matrix(label, pred, num_classes: int = NUM_CLASSES) -> np.ndarray:
 __all__ = ["ANDI_MODEL_OF_CLASS", "CLASS_ALPHA", "CLASS_MODELS", "CLASS_NAMES", "DIM", "INPUTS",
            "FAMILIES", "FILE_SPLITS", "INDEX_SCHEME", "LENGTH", "MAX_FILE", "MAX_PER_CLASS",
            "MAX_REDRAWS", "NUM_CLASSES", "REDRAW_TAG", "SPLITS", "SUB_ALPHA", "SUPER_ALPHA",
-           "T_MIN", "andi_labels", "check_classes", "check_family", "check_split",
+           "T_MIN", "andi_labels", "check_classes", "check_family", "check_input_kind", "check_split",
            "class_draws", "class_of_andi", "confusion_matrix", "generate_class", "moving",
            "redraw_seed",
            "still_rows", "trajectory_index"]
