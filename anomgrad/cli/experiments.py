@@ -193,6 +193,10 @@ def add_reproduce(sub) -> None:
                         "networks, every finding measured in about 3 hours on 2 cores) or "
                         "full (the paper's; default)")
     p.add_argument("--quick", action="store_true", help="the same as --profile quick")
+    p.add_argument("--varying-start", choices=("scratch", "shipped"), default=None,
+                   help="--profile cpu: train the varying-T network (scratch, default) or take "
+                        "the shipped 'clean' model, trained by the same recipe on a 2-core CPU "
+                        "(shipped: an hour less; the report says so)")
     p.add_argument("--recipe", choices=("paper", "fast"), default=None,
                    help="full size only: paper (default, the published recipe) or fast "
                         "(anomgrad's fast recipe for every network; about an hour on one GPU)")
@@ -203,7 +207,8 @@ def run_reproduce(args) -> int:
     from ..experiments.pipeline import reproduce  # lazy: torch
 
     st = reproduce(args.out, quick=args.quick, seed=args.seed, device=args.device,
-                   recipe=args.recipe, progress=not args.quiet, profile_name=args.profile)
+                   recipe=args.recipe, progress=not args.quiet, profile_name=args.profile,
+                   varying_start=args.varying_start)
     name = "quick" if args.quick else args.profile
     total = sum(s.get("seconds", 0.0) for s in st["stages"].values())
     say(args, f"reproduce{f' --profile {name}' if name else ''}: all stages done ({total:.0f} s of "

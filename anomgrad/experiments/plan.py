@@ -95,6 +95,8 @@ def calibrate(prof: Profile, device="cpu", *, batch: int = 256) -> dict:
 
 def _train_seconds(prof: Profile, family: str, rates: dict) -> float:
     b = prof.base
+    if family == "varying" and b.varying_start == "shipped":
+        return 0.0  # copied, not trained
     if b.minutes is not None:
         return 60.0 * b.minutes
     kw = {k: getattr(b, k) for k in ("epochs", "epoch_samples", "batch_size", "lr")

@@ -28,6 +28,9 @@ class BaseTraining:
     lr: float | None
     minutes: float | None
     fresh: bool  # fresh trajectories instead of the train files
+    # the varying-T network: "scratch" (trained here) or "shipped" (the shipped width-16
+    # "clean" model, trained from scratch by this recipe on this VM: docs/results.md §3)
+    varying_start: str = "scratch"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +106,7 @@ PROFILES = {
         erasure=ErasureSettings(n=None), probes=ProbeSettings(epochs=100, tsne_points=2000)),
 }
 NAMES = tuple(PROFILES)
+VARYING_STARTS = ("scratch", "shipped")
 
 STAGES = ("data", "train_varying", "train_fixed", "evaluate", "erasure", "augment", "probes",
           "relevance")
@@ -131,10 +135,13 @@ def _merge(obj, changes: dict, where: str = ""):
 
 
 def profile(quick: bool = False, overrides: dict | None = None,
-            recipe: str | None = None, name: str | None = None) -> Profile:
+            recipe: str | None = None, name: str | None = None,
+            varying_start: str | None = None) -> Profile:
     """The sizes and recipes of a run: :data:`PROFILES` ``name`` ("quick", "cpu" or
     "full"; default "quick" with ``quick``, else "full") with ``overrides`` (nested dicts)
-    applied.  ``recipe="fast"`` (full size only) applies :data:`FAST_FULL` first."""
+    applied.  ``recipe="fast"`` (full size only) applies :data:`FAST_FULL` first;
+    ``varying_start="shipped"`` (width-16 fast-recipe profiles: "cpu") takes the shipped
+    "clean" model as the varying-T network instead of training one."""
     if recipe not in (None, "paper", "fast"):
         raise ValueError(f"recipe must be 'paper' or 'fast', got {recipe!r}")
     name = ("quick" if quick else "full") if name is None else name
@@ -149,6 +156,16 @@ def profile(quick: bool = False, overrides: dict | None = None,
     if recipe == "fast":
         p = _merge(p, FAST_FULL)
     p = _merge(p, overrides or {})
+    if varying_start is not None:
+        p = _merge(p, {"base": {"varying_start": varying_start}})
+    if p.base.varying_start not in VARYING_STARTS:
+        raise ValueError(f"varying_start must be one of {', '.join(VARYING_STARTS)}, got "
+                         f"{p.base.varying_start!r}")
+    if p.base.varying_start == "shipped" and (p.base.width, p.base.recipe) != (16, "fast"):
+        raise ValueError(f"varying_start: the shipped model is a width-16 network of the fast "
+                         f"recipe; this profile trains width {p.base.width} with recipe "
+                         f"{p.base.recipe!r}, so its varying-T network must be trained "
+                         f"('scratch')")
     if p.augment.noise_grid not in ("effective", "nominal"):
         raise ValueError(f"overrides: augment.noise_grid must be 'effective' or 'nominal', got "
                          f"{p.augment.noise_grid!r}")
@@ -194,4 +211,5 @@ def stage_outputs(name: str, p: dict) -> list[str]:
     }[name]
 
 
-__all__ = ["FAST_FULL", "NAMES", "PROFILES", "Profile", "STAGES", "paths", "profile", "stage_outputs"]
+__all__ = ["FAST_FULL", "NAMES", "PROFILES", "Profile", "STAGES", "VARYING_STARTS", "paths",
+           "profile", "stage_outputs"]

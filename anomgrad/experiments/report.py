@@ -49,17 +49,26 @@ def _section_run(prof, seed, state) -> list[str]:
                  "comparable with the paper's.\n")
     elif prof == PROFILES["full"]:
         L.append(f"Full size, the paper's protocol: {sizes}.\n")
-    elif prof == PROFILES["cpu"]:
+    elif prof in (PROFILES["cpu"], profile(name="cpu", varying_start="shipped")):
+        shipped = prof.base.varying_start == "shipped"
         L.append(f"CPU profile, sized to measure every finding in about 3 hours on 2 cores: "
                  f"{sizes}. What differs from the paper's run (the GPU command in "
                  "docs/results.md §1): width 16, not 64; the fast recipe on fresh trajectories "
-                 f"for {prof.base.minutes:g} minutes per family, not the published recipe on 5 "
-                 "files; one training file per family, the augmentation's source; 2,000 test "
+                 f"for {prof.base.minutes:g} minutes per family"
+                 f"{' (the T = 1000 one; the varying-T one: below)' if shipped else ''}, not "
+                 "the published recipe on 5 files; one training file per family, the augmentation's source; 2,000 test "
                  "tracks per class, not 10,000; 3 networks per augmentation arm, not 5; the "
                  "relevance on one T = 1000 test file, not five. Findings that could change "
                  "at width 64: the accuracies (the paper's network has 16x the parameters), the "
                  "probes (blocks 1-3 have 16/32/64 channels, not 64/128/256) and the strength "
                  "of the relevance correlations.\n")
+        if shipped:
+            L.append("> **The varying-T network was not trained by this run** "
+                     "(`--varying-start shipped`): it is the shipped \"clean\" model "
+                     "(`ag.pretrained(name=\"clean\")`), trained from scratch with the same "
+                     "recipe (fast, width 16, fresh trajectories, seed 0) for 8,192 steps on "
+                     "a 2-core CPU (`runs/varying/summary.json` has its command and time). "
+                     "`--varying-start scratch` (the default) trains it here instead.\n")
     elif prof == profile(False, recipe="fast"):
         L.append(f"Full size with anomgrad's fast recipe instead of the published one: "
                  f"{sizes}.\n")

@@ -95,6 +95,13 @@ def _atomic(path, write, mode: str = "wb", suffix: str = "") -> None:
         write(f)
 
 
+def atomic_copy(src, path) -> None:
+    """Copy the file ``src`` to ``path`` atomically."""
+    with open(src, "rb") as f:
+        blob = f.read()
+    _atomic(path, lambda g: g.write(blob))
+
+
 def atomic_write_text(path, text: str) -> None:
     _atomic(path, lambda f: f.write(text), "w")
 
@@ -152,6 +159,6 @@ def atomic_savez(path, **arrays) -> None:
     _atomic(path, lambda f: np.savez(f, **arrays))
 
 
-__all__ = ["Pending", "WriteError", "atomic_savefig", "atomic_savez", "atomic_torch_save",
-           "atomic_write_csv", "atomic_write_json", "atomic_write_text", "json_default",
+__all__ = ["Pending", "WriteError", "atomic_copy", "atomic_savefig", "atomic_savez",
+           "atomic_torch_save", "atomic_write_csv", "atomic_write_json", "atomic_write_text", "json_default",
            "read_json", "replacing", "write_errno", "write_error", "write_reason"]

@@ -219,6 +219,7 @@ def test_experiment_commands_on_the_quick_models(quick, tmp_path, capsys):
     (["relevance", "nope.pt", "nope.h5", "--out", "x"], "checkpoint"),
     (["reproduce", "--out", "x", "--quick", "--profile", "cpu"], "--profile cpu"),
     (["reproduce", "--out", "x", "--profile", "cpu", "--recipe", "fast"], "recipe"),
+    (["reproduce", "--out", "x", "--varying-start", "shipped"], "varying_start"),
 ])
 def test_bad_arguments(tmp_path, capsys, monkeypatch, argv, named):
     monkeypatch.chdir(tmp_path)
@@ -260,6 +261,46 @@ def test_profiles():
     assert cpu.base.fresh and cpu.base.minutes and cpu.augment.models >= 3
     with pytest.raises(ValueError, match="profile must be one of full, quick, cpu, got 'gpu'"):
         profile(name="gpu")
+    # the shipped varying-T network: only where the profile trains what was shipped
+    assert cpu.base.varying_start == "scratch"
+    shipped = profile(name="cpu", varying_start="shipped")
+    assert shipped.base.varying_start == "shipped" and shipped != cpu
+    assert dataclasses.replace(shipped.base, varying_start="scratch") == cpu.base
+    for name in ("full", "quick"):
+        with pytest.raises(ValueError, match="width-16 network of the fast recipe"):
+            profile(name=name, varying_start="shipped")
+    with pytest.raises(ValueError, match="varying_start must be one of scratch, shipped"):
+        profile(name="cpu", varying_start="pretrained")
+
+
+def test_shipped_varying_network(tmp_path):
+    """--varying-start shipped: the varying-T stage copies the shipped "clean" weights
+    byte for byte, says where they come from, and plans no training time for them."""
+    from anomgrad.experiments.pipeline import STAGE_FUNCTIONS, _Ctx
+    from anomgrad.experiments.plan import plan
+    from anomgrad.experiments.profiles import paths, profile
+    from anomgrad.resandi import pretrained as P
+
+    prof = profile(name="cpu", varying_start="shipped")
+    p = paths(str(tmp_path), prof)
+    STAGE_FUNCTIONS["train_varying"](_Ctx(prof, p, 0, "cpu", False))
+    with open(p["varying_ckpt"], "rb") as a, open(P.weights_path("clean"), "rb") as b:
+        assert a.read() == b.read()
+    s = load(os.path.join(p["varying_run"], "summary.json"))
+    assert s["source"] == "shipped" and s["model"] == "clean"
+    assert s["sha256"] == P.SHIPPED["clean"][1] and s["best_val_acc"] > 0.85
+    assert "anomgrad train --family varying" in s["command"]
+    assert not os.path.exists(p["fixed_ckpt"])  # the T = 1000 network is still trained
+    rates = {"gen": 1000.0, "train_16_512": 500.0, "infer_16": 2000.0}
+    planned = plan(prof, rates)
+    assert planned["train_varying"] == 0 and planned["train_fixed"] == 60 * prof.base.minutes
+    # the report says so; the from-scratch profile's does not
+    from anomgrad.experiments.report import write_report
+
+    state = {"stages": {}, "hardware": {}}
+    text = write_report(str(tmp_path), prof, 0, state)
+    assert "CPU profile" in text and "was not trained by this run" in text
+    assert "was not trained" not in write_report(str(tmp_path), profile(name="cpu"), 0, state)
 
 
 def test_plan_counts_each_stages_work():
