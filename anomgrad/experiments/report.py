@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from ..io.atomic import atomic_write_text, read_json
+from ..io.atomic import atomic_savefig, atomic_write_text, read_json
 from ..resandi.task import CLASS_NAMES
 from . import paper
 from . import verdicts as V
@@ -349,22 +349,78 @@ def _verdict_rows(p) -> list[tuple]:
     return rows
 
 
-def _section_verdicts(p) -> list[str]:
-    """One word per finding (:mod:`.verdicts`), with the rule that decides it."""
-    rows = _verdict_rows(p)
+def _verdicts(rows) -> list[tuple]:
+    """Each row of :func:`_verdict_rows` with its word (:func:`.verdicts.decide`)."""
+    out = []
+    for row in rows:
+        _, key, est, lo, hi, ref, _ = row
+        known = np.isfinite(lo) and np.isfinite(hi)
+        out.append((*row, V.decide(V.RULES[key], est, lo, hi, ref) if known else
+                    V.INCONCLUSIVE))
+    return out
+
+
+# the panels of verdicts.png: (title, rule keys)
+_PANELS = (("accuracy (%)", ("accuracy", "accuracy_per_class", "attm_as_bm")),
+           ("erasure (Fig. 3): accuracy difference, points", ("erasure_extremes",
+                                                              "erasure_vs_random")),
+           ("augmentation (Fig. 5): targeted - random, points", ("augment",)),
+           ("probes: accuracy above chance, points", ("probes",)),
+           ("relevance: Pearson r", ("relevance",)))
+_COLOURS = {V.REPRODUCED: "C2", V.NOT_REPRODUCED: "C3", V.INCONCLUSIVE: "0.5"}
+
+
+def verdict_figure(rows, path) -> bool:
+    """``verdicts.png``: every finding as a forest plot, our statistic with its 95 %
+    interval (coloured by the verdict) beside the paper's number (black x), one panel per
+    kind of finding.  ``rows``: :func:`_verdicts`.  False (nothing drawn) without rows."""
+    from matplotlib.figure import Figure  # lazy: matplotlib
+
+    panels = [(t, [r for r in rows if r[1] in keys]) for t, keys in _PANELS]
+    panels = [(t, rs) for t, rs in panels if rs]
+    if not panels:
+        return False
+    heights = [max(2, len(rs)) for _, rs in panels]
+    fig = Figure(figsize=(7.5, 0.22 * sum(heights) + 1.2 * len(panels)))
+    axes = fig.subplots(len(panels), 1, gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, (title, rs) in zip(axes[:, 0], panels):
+        ys = np.arange(len(rs))[::-1]
+        for y, (what, _, est, lo, hi, ref, _, word) in zip(ys, rs):
+            c = _COLOURS[word]
+            if np.isfinite(lo) and np.isfinite(hi):
+                ax.plot([lo, hi], [y, y], color=c, lw=2)
+            ax.plot(est, y, "o", color=c, ms=4)
+            ax.plot(ref, y, "x", color="k", ms=5)
+        ax.set_yticks(ys, [r[0] for r in rs], fontsize=6)
+        if "accuracy (%)" not in title:
+            ax.axvline(0, color="0.7", lw=0.8)
+        ax.set_title(title, fontsize=8, loc="left")
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(axis="x", alpha=0.3)
+    handles = [axes[0, 0].plot([], [], "o-", color=c, label=w)[0] for w, c in _COLOURS.items()]
+    handles.append(axes[0, 0].plot([], [], "x", color="k", label="paper")[0])
+    fig.legend(handles=handles, loc="upper right", fontsize=7, ncol=4)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    atomic_savefig(fig, path)
+    return True
+
+
+def _section_verdicts(rows) -> list[str]:
+    """One word per finding (:mod:`.verdicts`), with the rule that decides it.  ``rows``:
+    :func:`_verdicts`."""
     L = ["## Verdicts\n",
          "Each finding of the paper, our statistic with its 95 % interval, the paper's number "
          "and one word, decided by a rule fixed before the run (`anomgrad/experiments/"
          "verdicts.py`; the rules are listed below the table).\n",
          "| finding | ours | 95 % interval | paper | verdict | note |",
          "| --- | ---: | --- | ---: | --- | --- |"]
-    for what, key, est, lo, hi, ref, note in rows:
-        if np.isfinite(lo) and np.isfinite(hi):
-            word = V.decide(V.RULES[key], est, lo, hi, ref)
-            ci = f"[{lo:.3g}, {hi:.3g}]"
-        else:
-            word, ci = V.INCONCLUSIVE, "none (one network or too few tracks)"
+    for what, key, est, lo, hi, ref, note, word in rows:
+        ci = (f"[{lo:.3g}, {hi:.3g}]" if np.isfinite(lo) and np.isfinite(hi)
+              else "none (one network or too few tracks)")
         L.append(f"| {what} | {est:.3g} | {ci} | {ref:.3g} | **{word}** | {note} |")
+    if rows:
+        L.append("\nFigure: `verdicts.png` (each finding's interval, coloured by its verdict, "
+                 "and the paper's number).")
     L.append("\nRules (fixed before the run):\n")
     for key in dict.fromkeys(r[1] for r in rows):
         L.append(f"* `{key}`: {V.RULES[key].text()}.")
@@ -375,8 +431,10 @@ def _section_verdicts(p) -> list[str]:
 def write_report(out, prof, seed, state) -> str:
     """``out/report.md``: every number of the run beside the paper's."""
     p = paths(out, prof)
-    L = _section_run(prof, seed, state) + _section_protocol(prof)
-    for section in (_section_verdicts, _section_accuracy, _section_erasure,
+    rows = _verdicts(_verdict_rows(p))
+    verdict_figure(rows, os.path.join(out, "verdicts.png"))
+    L = _section_run(prof, seed, state) + _section_protocol(prof) + _section_verdicts(rows)
+    for section in (_section_accuracy, _section_erasure,
                     _section_augmentation, _section_probes, _section_relevance):
         L += section(p)
     L.append("## Settings\n")
@@ -386,4 +444,4 @@ def write_report(out, prof, seed, state) -> str:
     return text
 
 
-__all__ = ["write_report"]
+__all__ = ["verdict_figure", "write_report"]

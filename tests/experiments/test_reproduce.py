@@ -42,7 +42,7 @@ def load(path):
 
 def test_every_file_is_written(quick):
     expected = [
-        "report.md", "stages.json", "profile.json",
+        "report.md", "verdicts.png", "stages.json", "profile.json",
         "data/varying/train_0.h5", "data/varying/val.h5", "data/varying/test.h5",
         "data/fixed/train_0.h5", "data/fixed/val.h5", "data/fixed/test.h5",
         "runs/varying/best.pt", "runs/fixed/best.pt", "runs/varying/summary.json",

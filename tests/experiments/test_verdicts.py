@@ -110,7 +110,8 @@ def test_the_report_applies_the_rules_as_written(tmp_path):
     """Synthetic outputs of a run: a varying-T accuracy at the paper's, a T = 1000 one far
     below it, an erasure with the paper's effect and relevance with and without it."""
     from anomgrad.experiments.profiles import paths, profile
-    from anomgrad.experiments.report import _section_verdicts
+    from anomgrad.experiments.report import (_section_verdicts, _verdict_rows, _verdicts,
+                                             verdict_figure)
     from anomgrad.resandi.task import CLASS_NAMES
 
     p = paths(str(tmp_path), profile(name="cpu"))
@@ -128,7 +129,8 @@ def test_the_report_applies_the_rules_as_written(tmp_path):
     rows = [{"name": c, "statistic": st, "pearson": r, "pairs": 2000 * 32}
             for c, st, r in (("sub-CTRW", "AC", -0.30), ("sub-SBM", "VD", 0.0))]
     _write(f"{p['relevance']}/relevance.json", {"rows": rows})
-    text = "\n".join(_section_verdicts(p))
+    rows = _verdicts(_verdict_rows(p))
+    text = "\n".join(_section_verdicts(rows))
     line = {ln.split(" | ")[0][2:]: ln for ln in text.splitlines() if ln.startswith("| ")}
     assert f"**{REPRODUCED}**" in line["test accuracy, varying"]  # 90.8 against 90.36
     assert f"**{NOT_REPRODUCED}**" in line["test accuracy, fixed"]  # 80 against 94.89
@@ -141,3 +143,6 @@ def test_the_report_applies_the_rules_as_written(tmp_path):
     assert f"**{NOT_REPRODUCED}**" in line["relevance: sub-SBM VD (Pearson r)"]
     assert "accuracy, sub-ATTM (varying)" in line and len(CLASS_NAMES) == 8
     assert "* `accuracy`: reproduced if ours is within 2" in text
+    # the figure draws them; nothing to draw, no figure
+    assert verdict_figure(rows, tmp_path / "v.png") and (tmp_path / "v.png").stat().st_size > 5000
+    assert not verdict_figure([], tmp_path / "none.png") and not (tmp_path / "none.png").exists()
