@@ -81,6 +81,30 @@ def test_a_noisy_run_validates_on_the_same_noise_mix():
     assert torch.equal(changed, torch.from_numpy(sig > 0))
 
 
+@pytest.mark.parametrize("input", ["positions", "increments"])
+def test_a_noisy_run_validates_a_val_file_under_its_noise_mix(tmp_path, input):
+    """With a val file, both inputs are validated under the run's noise (the positions
+    once skipped it); without noise the file's rows are the network's input unchanged."""
+    from anomgrad.resandi import datasets as D
+    from anomgrad.resandi.preprocess import network_input
+
+    class One:
+        rank, world = 0, 1
+
+    val = str(tmp_path / "val.h5")
+    D.write(val, "varying", "val", 30, 0, progress=False)
+    cfg = TrainConfig(family="varying", val=val, noise=1.0, input=input)
+    xv, yv, n = make_val(cfg, One())
+    xc, yc, _ = make_val(cfg.replace(noise=0.0), One())
+    torch.testing.assert_close(yv, yc)
+    changed = (xv - xc).abs().amax(dim=(1, 2)) > 0
+    sig, _ = noise_for(cfg.seed, 1.0, n, NOISE_VAL)
+    assert n == 240 and torch.equal(changed, torch.from_numpy(sig > 0))
+    d = D.load(val, fields=("z", "T"), family="varying", split="val")
+    want = network_input(np.ascontiguousarray(d["z"], np.float32), d["T"], input)
+    torch.testing.assert_close(xc, torch.from_numpy(np.ascontiguousarray(want)))
+
+
 @pytest.mark.parametrize("noise", [-0.1, float("nan"), float("inf")])
 def test_bad_noise_is_refused(noise):
     with pytest.raises(TrainError, match="noise"):

@@ -146,7 +146,7 @@ def noise_for(seed: int, noise_max: float, n: int, *words: int):
 def make_val(cfg, dist):
     """This rank's share of the validation inputs and labels, and the full set's size;
     with the training's noise mix when the run trains under noise."""
-    if cfg.val is not None and cfg.input == "positions":
+    if cfg.val is not None and cfg.input == "positions" and not cfg.noise:
         d = D.load(cfg.val, fields=("x", "label"), family=cfg.family, split="val")
         x, y = d["x"], d["label"]
     elif cfg.noise or cfg.input != "positions":
