@@ -21,6 +21,7 @@ from ..resandi.nn import ResAnDi
 from ..resandi.precision import autocast, use_bf16
 from ..resandi.recipes import resolve
 from .augment import FRACTION
+from .common import AMP
 from .profiles import STAGES, Profile
 
 CAM_FORWARDS = 3  # a Grad-CAM pass (forward, backward of the top) as forward passes
@@ -54,10 +55,12 @@ def calibrate(prof: Profile, device="cpu", *, batch: int = 256) -> dict:
     """Measured rates on ``device`` (a few seconds): ``gen`` (dataset rows/s), and per
     network width ``w`` the profile trains: ``train_w_b`` (samples/s of a training step
     at batch ``b``, the batch that training uses: forward, backward, AdamW, under the
-    default precision) and ``infer_w`` (rows/s)."""
+    default precision) and ``infer_w`` (rows/s of a forward pass under the experiments'
+    precision, :data:`~.common.AMP`: fp32, which on a bf16 CPU is 2-3x slower)."""
     dev = torch.device(device)
     rates = {"gen": _rate(lambda: D.resandi("varying", "val", batch // 8, 0), batch, 1)}
     bf16 = use_bf16("auto", dev)
+    infer_bf16 = use_bf16(AMP, dev)
     g = torch.Generator().manual_seed(0)
     base_b, aug_b = _batches(prof)
     wanted = {(prof.base.width, base_b), (prof.augment.width, aug_b)}
@@ -83,7 +86,7 @@ def calibrate(prof: Profile, device="cpu", *, batch: int = 256) -> dict:
         x = torch.rand(batch, D.DIM, D.LENGTH, generator=g).to(dev)
 
         def infer():
-            with torch.no_grad(), autocast(dev, bf16):
+            with torch.no_grad(), autocast(dev, infer_bf16):
                 net(x)
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)

@@ -15,7 +15,7 @@ from ..io.atomic import atomic_savefig, atomic_write_text, read_json
 from ..resandi.task import CLASS_NAMES
 from . import paper
 from . import verdicts as V
-from .profiles import PROFILES, STAGES, paths, profile
+from .profiles import PROFILES, SHIPPED_TOLERANCE, STAGES, paths, profile
 from .noise import paper_level
 from .relevance import STATS
 
@@ -142,6 +142,22 @@ def _section_accuracy(p) -> list[str]:
             L.append(f"| {fam} | {acc:.2f} | {paper.ACCURACY[fam]:.2f} | "
                      f"{acc - paper.ACCURACY[fam]:+.2f} | {e['n']} |")
     L.append("")
+    shipped = {fam: read_json(os.path.join(p[f"{fam}_shipped_eval"], "metrics.json"))
+               for fam in ("varying", "fixed")}
+    if any(shipped.values()):
+        L.append("The shipped clean model (`ag.pretrained(name=\"clean\")`: width 16, trained "
+                 "on varying-T tracks for 80 minutes on 2 CPU cores) on the same test files, "
+                 f"the reference a width-16 run should come within {SHIPPED_TOLERANCE:g} points "
+                 "of:\n")
+        L.append("| family | ours (%) | shipped (%) | ours - shipped (points) | within "
+                 f"{SHIPPED_TOLERANCE:g} |")
+        L.append("| --- | ---: | ---: | ---: | --- |")
+        for fam in ("varying", "fixed"):
+            if ev[fam] and shipped[fam]:
+                o, s_ = 100 * ev[fam]["accuracy"], 100 * shipped[fam]["accuracy"]
+                ok = "yes" if o >= s_ - SHIPPED_TOLERANCE else "**no**"
+                L.append(f"| {fam} | {o:.2f} | {s_:.2f} | {o - s_:+.2f} | {ok} |")
+        L.append("")
     if ev["varying"]:
         L.append("Per-class accuracy, varying T (%):\n")
         L.append("| class | ours | paper | ours, T = 1000 model on T = 1000 |")

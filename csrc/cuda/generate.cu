@@ -459,22 +459,7 @@ __global__ void __launch_bounds__(kFbmThreads) fbm_kernel(GenerateArgs g, int64_
         hi = re[k] > hi ? re[k] : hi;
         lo = re[k] < lo ? re[k] : lo;
       }
-      for (int d = 16; d > 0; d >>= 1) {
-        const double h2 = __shfl_xor_sync(kFullMask, hi, d), l2 = __shfl_xor_sync(kFullMask, lo, d);
-        hi = h2 > hi ? h2 : hi;
-        lo = l2 < lo ? l2 : lo;
-      }
-      if ((tid & 31) == 0) {
-        red[tid >> 5] = hi;
-        red[nt / 32 + (tid >> 5)] = lo;
-      }
-      __syncthreads();
-      hi = 0.0;
-      lo = 0.0;
-      for (int w = 0; w < nt / 32; ++w) {
-        hi = red[w] > hi ? red[w] : hi;
-        lo = red[nt / 32 + w] < lo ? red[nt / 32 + w] : lo;
-      }
+      block_bounds(&lo, &hi, red, nt);
       if (lo < -1e-9 * hi) {  // the host throws; report it, skip the trajectory
         if (tid == 0) {  // every failing block: flag 1, value the minimum of their lo
           status->flag = 1;

@@ -76,4 +76,31 @@ __device__ __forceinline__ int warp_exclusive_scan(int v, int* total) {
   return inc - v;
 }
 
+// The largest (*hi) and smallest (*lo) of every thread's hi and lo over a block of nt
+// threads (a multiple of 32), in every thread: a butterfly over the 32 lanes of each warp,
+// then the warps' results through red[2 * nt / 32] (shared).  Min and max: the same
+// whatever the order the values meet in.
+__device__ __forceinline__ void block_bounds(double* lo, double* hi, double* red, int nt) {
+  const int tid = int(threadIdx.x);
+  double h = *hi, l = *lo;
+  for (int d = 16; d > 0; d >>= 1) {
+    const double h2 = __shfl_xor_sync(kFullMask, h, d), l2 = __shfl_xor_sync(kFullMask, l, d);
+    h = h2 > h ? h2 : h;
+    l = l2 < l ? l2 : l;
+  }
+  if ((tid & 31) == 0) {
+    red[tid >> 5] = h;
+    red[nt / 32 + (tid >> 5)] = l;
+  }
+  __syncthreads();
+  h = red[0];
+  l = red[nt / 32];
+  for (int w = 1; w < nt / 32; ++w) {
+    h = red[w] > h ? red[w] : h;
+    l = red[nt / 32 + w] < l ? red[nt / 32 + w] : l;
+  }
+  *hi = h;
+  *lo = l;
+}
+
 }  // namespace anomgrad::cuda

@@ -627,6 +627,11 @@ size_t attr_dyn_of(const void* fn) {
 
 }  // namespace
 
+void fail_width(const char* what, int width) {
+  kernel_error(std::string(what) + " with width " + std::to_string(width) +
+               " (a power of two from 1 to 32)");
+}
+
 unsigned lane_id() { return tl_fiber->lane; }
 
 void converge() {

@@ -193,6 +193,8 @@ void syncwarp(const char* file, int line, unsigned mask = 0xffffffffu);
 // all lanes (index = lane) of this exchange.
 const uint64_t* warp_exchange(const char* what, unsigned mask, uint64_t mine);
 unsigned lane_id();
+// A shuffle's width that is not a power of two in [1, 32] (undefined in CUDA): a KernelError.
+[[noreturn]] void fail_width(const char* what, int width);
 
 // ---- recording hooks (anomgrad/device.h) -------------------------------------------------
 void record(const Site* site, const void* addr, unsigned bytes);
@@ -283,15 +285,19 @@ inline T from_bits(uint64_t b) {
 template <class T>
 inline T shfl(const char* what, unsigned mask, T v, int src_of_lane(int lane, int arg, int width),
               int arg, int width) {
+  if (width < 1 || width > 32 || (width & (width - 1)) != 0) fail_width(what, width);
   const uint64_t* all = warp_exchange(what, mask, to_bits(v));
   return from_bits<T>(all[src_of_lane(int(lane_id()), arg, width)]);
 }
-inline int src_idx(int lane, int src, int width) { return (lane / width) * width + (src % width); }
+// Source lanes as CUDA defines them (width a power of two up to 32, checked in shfl):
+// __shfl_sync takes src modulo the width (any int, negative too); up and down stay in the
+// caller's group of width lanes; xor may read an earlier group, never a later one.
+inline int src_idx(int lane, int src, int width) { return (lane / width) * width + (src & (width - 1)); }
 inline int src_up(int lane, int d, int width) { return lane % width >= d ? lane - d : lane; }
 inline int src_down(int lane, int d, int width) { return lane % width + d < width ? lane + d : lane; }
 inline int src_xor(int lane, int m, int width) {
-  const int s = lane ^ m;
-  return s / width == lane / width ? s : lane;
+  const unsigned s = unsigned(lane ^ m), last = unsigned((lane / width) * width + width - 1);
+  return s <= last ? int(s) : lane;
 }
 }  // namespace emu
 template <class T>

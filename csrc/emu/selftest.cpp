@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "anomgrad/device.h"
+#include "warp.cuh"
 
 namespace {
 
@@ -96,6 +97,28 @@ __global__ void intrinsics(int* out) {
   AG_ST(out + 4 * t + 1, up);
   AG_ST(out + 4 * t + 2, idx);
   AG_ST(out + 4 * t + 3, int(x * 2));
+}
+
+// Shuffles at the edges CUDA defines: a source lane outside [0, width) is taken modulo the
+// width; __shfl_xor_sync with width < 32 reads earlier groups of width lanes, and a lane
+// whose partner is in a later group keeps its own value.
+__global__ void shuffle_edges(int* out) {
+  const int t = int(threadIdx.x);
+  AG_ST(out + 4 * t, __shfl_sync(0xffffffffu, t, -1, 8));
+  AG_ST(out + 4 * t + 1, __shfl_sync(0xffffffffu, t, 37));
+  AG_ST(out + 4 * t + 2, __shfl_xor_sync(0xffffffffu, t, 16, 16));
+  AG_ST(out + 4 * t + 3, __shfl_xor_sync(0xffffffffu, t, 4, 8));
+}
+
+// block_bounds (warp.cuh, the FBM eigenvalue check) with thread `at` holding the smallest
+// and the largest value and every other thread 0: every thread must end with both.
+__global__ void bounds(double* out, int at) {
+  AG_SHARED(double, red, 2 * (256 / 32));
+  const int t = int(threadIdx.x);
+  double lo = t == at ? -1.0 - at : 0.0, hi = t == at ? 1.0 + at : 0.0;
+  anomgrad::cuda::block_bounds(&lo, &hi, red, int(blockDim.x));
+  AG_ST(out + 2 * t, lo);
+  AG_ST(out + 2 * t + 1, hi);
 }
 
 void expect_launch_error(cudaError_t want, const char* what) {
@@ -227,6 +250,33 @@ std::string emu_selftest(const std::string& name) {
       }
     }
     emu::set_order(emu::Order::forward);
+    return "";
+  }
+  if (name == "shuffle_edges") {
+    AG_LAUNCH(shuffle_edges, 1, 64, 0, nullptr, out.data());
+    for (int t = 0; t < 64; ++t) {
+      const int l = t % 32, w = t / 32;
+      const int partner16 = l ^ 16, partner4 = l ^ 4;
+      const int want[4] = {w * 32 + (l / 8) * 8 + 7, w * 32 + 5,
+                           partner16 / 16 > l / 16 ? t : w * 32 + partner16,
+                           partner4 / 8 > l / 8 ? t : w * 32 + partner4};
+      for (int q = 0; q < 4; ++q)
+        if (out[size_t(4 * t + q)] != want[q])
+          throw Fail("shuffle " + std::to_string(q) + " of thread " + std::to_string(t) + " is " +
+                     std::to_string(out[size_t(4 * t + q)]) + ", want " + std::to_string(want[q]));
+    }
+    return "";
+  }
+  if (name == "block_bounds") {
+    for (int at = 0; at < 256; ++at) {
+      AG_LAUNCH(bounds, 1, 256, 0, nullptr, d.data(), at);
+      expect_ok("block_bounds");
+      for (int t = 0; t < 256; ++t)
+        if (d[size_t(2 * t)] != -1.0 - at || d[size_t(2 * t + 1)] != 1.0 + at)
+          throw Fail("block_bounds with the extremes in thread " + std::to_string(at) + ": thread " +
+                     std::to_string(t) + " has [" + std::to_string(d[size_t(2 * t)]) + ", " +
+                     std::to_string(d[size_t(2 * t + 1)]) + "]");
+    }
     return "";
   }
   if (name == "cost_model") {

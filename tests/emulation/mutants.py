@@ -78,6 +78,9 @@ MUTANTS = [
      "  if (g.model < 0 || g.model > 5)", "  if (false)", ["invalid gen_model"]),
     ("fbm: the first failing block's eigenvalue reported, not the most negative", "cuda/generate.cu",
      "while (double_of(seen) > lo) {", "while (seen == 0ull) {", ["fbmneg 1000 m", "fbmneg 100 m"]),
+    ("fbm: the eigenvalue bounds' butterfly starts at offset 8 (lanes 16-31 unseen)",
+     "cuda/warp.cuh", "for (int d = 16; d > 0; d >>= 1) {\n    const double h2",
+     "for (int d = 8; d > 0; d >>= 1) {\n    const double h2", ["selftest block_bounds"]),
     ("fbm: negative eigenvalue status not read back", "cuda/generate.cu",
      "  if (h.flag) throw", "  if (false) throw", ["fbmneg 100 s", "fbmneg 1000 p"]),
 ]

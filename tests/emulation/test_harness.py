@@ -10,7 +10,7 @@ pytestmark = pytest.mark.emulation
 
 SELFTESTS = ["launch_limits", "dynamic_smem_limits", "static_smem_limit", "barrier_orders",
              "divergent_barrier", "deadlock", "exited_barrier", "poisoned_smem", "intrinsics",
-             "cost_model"]
+             "shuffle_edges", "block_bounds", "cost_model"]
 
 
 @pytest.fixture(scope="module")

@@ -47,6 +47,7 @@ def test_every_file_is_written(quick):
         "data/fixed/train_0.h5", "data/fixed/val.h5", "data/fixed/test.h5",
         "runs/varying/best.pt", "runs/fixed/best.pt", "runs/varying/summary.json",
         "eval/varying/metrics.json", "eval/fixed/confusion.png",
+        "eval/shipped-varying/metrics.json", "eval/shipped-fixed/metrics.json",
         "erasure/erasure.json", "erasure/erasure.csv", "erasure/erasure_per_class.csv",
         "erasure/erasure.png",
         "augment/augment.json", "augment/augment.csv", "augment/augment_models.csv",
@@ -94,6 +95,9 @@ def test_report_is_labelled_and_complete(quick):
     for paper in ("90.36", "94.89", "44.74", "23.75", "49.43", "45.61", "89.44", "86.91",
                   "93.24", "-0.357"):
         assert paper in rep
+    # the shipped model on the same test files, the reference of a width-16 run
+    shipped = rep.split("The shipped clean model")[1].split("\n\n")[1]
+    assert shipped.count("| varying |") == shipped.count("| fixed |") == 1
     assert "AMD" in rep or "Intel" in rep or "CPU" in rep
     assert "wall time" in rep and "--seed 0" in rep
 
