@@ -25,6 +25,7 @@ import time
 from .. import _validate as V
 from ..io.atomic import atomic_copy, atomic_write_json, read_json
 from ..resandi import datasets as D
+from ..resandi import pretrained as P
 from ..resandi.evaluate import evaluate
 from ..resandi.train import train
 from . import augment, noise, probes
@@ -61,8 +62,6 @@ def _take_shipped(run_dir: str) -> None:
     """The shipped "clean" model as the varying-T network: its weights copied to
     ``run_dir/best.pt`` (checked against their SHA-256) and a ``summary.json`` that says
     where they come from."""
-    from ..resandi import pretrained as P
-
     src = P.weights_path("clean")
     os.makedirs(run_dir, exist_ok=True)
     atomic_copy(src, os.path.join(run_dir, "best.pt"))
@@ -92,12 +91,10 @@ def _st_train(fam: str):
 def _st_evaluate(c: _Ctx) -> None:
     """Both networks on their test files, and the shipped clean model on the same files
     (the reference the report holds the run's networks to)."""
-    from ..resandi.pretrained import weights_path
-
     for fam in ("varying", "fixed"):
         # the shipped model learned varying T; T = 1000 tracks are within what it learned
         for ckpt, out, own in ((c.p[f"{fam}_ckpt"], c.p[f"{fam}_eval"], True),
-                               (weights_path("clean"), c.p[f"{fam}_shipped_eval"], False)):
+                               (P.weights_path("clean"), c.p[f"{fam}_shipped_eval"], False)):
             if not os.path.exists(os.path.join(out, "metrics.json")):
                 evaluate(ckpt, c.p[f"{fam}_test"], out=out, device=str(c.dev), amp=AMP,
                          check_family=own, progress=c.progress)
