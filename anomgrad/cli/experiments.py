@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 
+from ..experiments.profiles import NAMES, VARYING_STARTS
 from ._common import ANY_FAMILY, DEVICE, QUIET, RESUMES, SEED, float_arg, int_arg, say
 
 
@@ -188,12 +189,12 @@ def add_reproduce(sub) -> None:
                     "prints the planned wall time of every stage.",
         epilog="Run the same command again to continue an interrupted run.")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--profile", choices=("quick", "cpu", "full"), default=None,
+    p.add_argument("--profile", choices=NAMES, default=None,
                    help="sizes: quick (tiny, minutes: a plumbing check), cpu (width-16 "
                         "networks, every finding measured in about 3 hours on 2 cores) or "
                         "full (the paper's; default)")
     p.add_argument("--quick", action="store_true", help="the same as --profile quick")
-    p.add_argument("--varying-start", choices=("scratch", "shipped"), default=None,
+    p.add_argument("--varying-start", choices=VARYING_STARTS, default=None,
                    help="--profile cpu: train the varying-T network (scratch, default) or take "
                         "the shipped 'clean' model, trained by the same recipe on a 2-core CPU "
                         "(shipped: an hour less; the report says so)")

@@ -376,13 +376,14 @@ def _verdicts(rows) -> list[tuple]:
     return out
 
 
-# the panels of verdicts.png: (title, rule keys)
-_PANELS = (("accuracy (%)", ("accuracy", "accuracy_per_class", "attm_as_bm")),
+# the panels of verdicts.png: (title, rule keys, whether the statistic is an effect whose
+# zero is drawn)
+_PANELS = (("accuracy (%)", ("accuracy", "accuracy_per_class", "attm_as_bm"), False),
            ("erasure (Fig. 3): accuracy difference, points", ("erasure_extremes",
-                                                              "erasure_vs_random")),
-           ("augmentation (Fig. 5): targeted - random, points", ("augment",)),
-           ("probes: accuracy above chance, points", ("probes",)),
-           ("relevance: Pearson r", ("relevance",)))
+                                                              "erasure_vs_random"), True),
+           ("augmentation (Fig. 5): targeted - random, points", ("augment",), True),
+           ("probes: accuracy above chance, points", ("probes",), True),
+           ("relevance: Pearson r", ("relevance",), True))
 _COLOURS = {V.REPRODUCED: "C2", V.NOT_REPRODUCED: "C3", V.INCONCLUSIVE: "0.5"}
 
 
@@ -392,14 +393,14 @@ def verdict_figure(rows, path) -> bool:
     kind of finding.  ``rows``: :func:`_verdicts`.  False (nothing drawn) without rows."""
     from matplotlib.figure import Figure  # lazy: matplotlib
 
-    panels = [(t, [r for r in rows if r[1] in keys]) for t, keys in _PANELS]
-    panels = [(t, rs) for t, rs in panels if rs]
+    panels = [(t, [r for r in rows if r[1] in keys], zero) for t, keys, zero in _PANELS]
+    panels = [pn for pn in panels if pn[1]]
     if not panels:
         return False
-    heights = [max(2, len(rs)) for _, rs in panels]
+    heights = [max(2, len(rs)) for _, rs, _ in panels]
     fig = Figure(figsize=(7.5, 0.22 * sum(heights) + 1.2 * len(panels)))
     axes = fig.subplots(len(panels), 1, gridspec_kw={"height_ratios": heights}, squeeze=False)
-    for ax, (title, rs) in zip(axes[:, 0], panels):
+    for ax, (title, rs, zero) in zip(axes[:, 0], panels):
         ys = np.arange(len(rs))[::-1]
         for y, (what, _, est, lo, hi, ref, _, word) in zip(ys, rs):
             c = _COLOURS[word]
@@ -408,7 +409,7 @@ def verdict_figure(rows, path) -> bool:
             ax.plot(est, y, "o", color=c, ms=4)
             ax.plot(ref, y, "x", color="k", ms=5)
         ax.set_yticks(ys, [r[0] for r in rs], fontsize=6)
-        if "accuracy (%)" not in title:
+        if zero:
             ax.axvline(0, color="0.7", lw=0.8)
         ax.set_title(title, fontsize=8, loc="left")
         ax.tick_params(axis="x", labelsize=7)
