@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from copy import deepcopy
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .._version import __version__
 from ..io.atomic import atomic_torch_save
@@ -303,6 +305,28 @@ class ResAnDi(nn.Module):
         return self.fc(self.features(x))
 
 
+def fold_batchnorm(model: "ResAnDi") -> "ResAnDi":
+    """An inference copy of ``model``: in eval mode, every BatchNorm folded into the
+    convolution before it (``torch.nn.utils.fusion.fuse_conv_bn_eval``: the convolution
+    gets the scaled weights and a bias, the BatchNorm becomes an identity).  Its outputs
+    are the eval-mode outputs of ``model`` up to rounding, one pass over memory fewer per
+    convolution (about 15 % faster on a CPU, docs/benchmarks.md).  For forward passes
+    only: the copy does not train, and ``model`` is left as it was."""
+    m = deepcopy(unwrap(model)).eval()
+    m.stem.conv = fuse_conv_bn_eval(m.stem.conv, m.stem.bn)
+    m.stem.bn = nn.Identity()
+    for layer in (m.layer1, m.layer2, m.layer3, m.layer4):
+        for b in layer:
+            b.conv1, b.bn1 = fuse_conv_bn_eval(b.conv1, b.bn1), nn.Identity()
+            b.conv2, b.bn2 = fuse_conv_bn_eval(b.conv2, b.bn2), nn.Identity()
+            if b.downsample is not None:
+                b.downsample[0] = fuse_conv_bn_eval(b.downsample[0], b.downsample[1])
+                b.downsample[1] = nn.Identity()
+    for p in m.parameters():
+        p.requires_grad_(False)
+    return m
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -435,8 +459,8 @@ def load_checkpoint(path, map_location="cpu", *, full: bool = False):
 
 
 __all__ = ["ARCH", "BasicBlock1d", "GlobalAvgPool1d", "CheckpointError", "ResAnDi", "Stem", "conv1x1", "convk",
-           "convert_published_state_dict", "count_parameters", "load_checkpoint", "save_checkpoint",
-           "load_state_dict_checked", "unwrap"]
+           "convert_published_state_dict", "count_parameters", "fold_batchnorm", "load_checkpoint",
+           "save_checkpoint", "load_state_dict_checked", "unwrap"]
 
 #: Block names of the default network ([2, 2, 2, 2] blocks), input to output.
 FEATURE_NAMES = ("stem", "maxpool",

@@ -12,7 +12,7 @@ from .. import _validate as V
 from ..resandi.nn import load_checkpoint
 from ..resandi.precision import check_amp
 from ..resandi.pretrained import DEFAULT, SHIPPED, alpha_head, pretrained
-from .checks import GAPS, check_track, split_at_gaps
+from .checks import GAPS, check_tracks, split_at_gaps
 from .inputs import as_tracks, scan_tracks
 from .msd import check_scale, fit_tracks
 from .result import ClassifyResult
@@ -69,7 +69,7 @@ def _classify(t, notes, truth, net, meta, head, *, gradcam, amp, batch_size, pro
         cut = np.unique(parent[1:][parent[1:] == parent[:-1]])
         split = (len(cut), int(np.isin(parent, cut).sum()))
         truth = truth[parent]
-    checks = [check_track(t.ids[i], t.positions[i], t.frames_of(i)) for i in range(len(t))]
+    checks = check_tracks(t)
     ok = [i for i, (s, _) in enumerate(checks) if s == "ok"]
     rows, probs, cams, alphas = infer(net, t, ok, gradcam=gradcam, amp=amp,
                                       batch_size=batch_size, progress=progress, head=head)

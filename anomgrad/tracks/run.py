@@ -10,6 +10,7 @@ import torch
 from tqdm import tqdm
 
 from ..cam import gradcam_full
+from ..resandi.nn import ResAnDi, fold_batchnorm, unwrap
 from ..resandi.precision import autocast, use_bf16
 from ..resandi.preprocess import preprocess
 from ..resandi.task import DIM, LENGTH
@@ -46,6 +47,9 @@ def infer(model, tracks, ok, *, gradcam: bool = False, amp="auto", batch_size: i
     probs, cams, alphas = [], [], []
     was = model.training
     model.eval()
+    net = model  # forward passes alone: BatchNorm folded into the convolutions (faster)
+    if not gradcam and isinstance(unwrap(model), ResAnDi):
+        net = fold_batchnorm(model)
     try:
         for lo in tqdm(range(0, len(rows), batch_size), disable=not progress, unit="batch",
                        desc="classify", file=sys.stderr):
@@ -59,13 +63,13 @@ def infer(model, tracks, ok, *, gradcam: bool = False, amp="auto", batch_size: i
                 if head is not None:
                     with torch.inference_mode(), autocast(dev, bf16):
                         feats = model.features(x)
-            elif hasattr(model, "features"):  # a ResAnDi: its features serve the alpha head
+            elif hasattr(net, "features"):  # a ResAnDi: its features serve the alpha head
                 with torch.inference_mode(), autocast(dev, bf16):
-                    feats = model.features(x)
-                    logits = model.fc(feats)
+                    feats = net.features(x)
+                    logits = net.fc(feats)
             else:  # any other network mapping the input to logits
                 with torch.inference_mode(), autocast(dev, bf16):
-                    logits = model(x)
+                    logits = net(x)
             probs.append(torch.softmax(logits.float(), 1).cpu().numpy().astype(np.float64))
             if head is not None:
                 lengths = torch.tensor([e - s for _, s, e in chunk], device=dev)

@@ -8,7 +8,7 @@ from torch import nn
 
 import anomgrad as ag
 from anomgrad.resandi.nn import (FEATURE_NAMES, CheckpointError, ResAnDi, convert_published_state_dict,
-                         count_parameters, load_checkpoint, save_checkpoint)
+                         count_parameters, fold_batchnorm, load_checkpoint, save_checkpoint)
 
 
 def expected_parameters(width=64, layers=(2, 2, 2, 2), classes=8, cin=2, k_stem=35, k=15):
@@ -90,6 +90,27 @@ def test_named_blocks():
         m.block("layer5")
     with pytest.raises(ValueError, match="unknown block 'conv1'"):
         m.forward_features(torch.rand(1, 2, 1000), "conv1")
+
+
+def test_folded_batchnorm_gives_the_eval_outputs():
+    """fold_batchnorm: the eval-mode network with every BN inside its convolution; the
+    same logits (float64: to 1e-10), no BatchNorm left, the model it came from untouched."""
+    torch.manual_seed(3)
+    m = ResAnDi(width=8, input="increments").double().train()
+    for bn in (b for b in m.modules() if isinstance(b, torch.nn.BatchNorm1d)):
+        c = bn.num_features  # statistics and affine far from the identity
+        bn.running_mean.copy_(torch.randn(c, dtype=torch.float64))
+        bn.running_var.copy_(torch.rand(c, dtype=torch.float64) * 3 + 0.01)
+        torch.nn.init.normal_(bn.weight, 1, 0.5), torch.nn.init.normal_(bn.bias, 0, 0.5)
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    x = torch.rand(5, 4, 1000, dtype=torch.float64)
+    f = fold_batchnorm(m)
+    assert m.training and all(torch.equal(v, before[k]) for k, v in m.state_dict().items())
+    assert not any(isinstance(b, torch.nn.BatchNorm1d) for b in f.modules())
+    assert not f.training and not any(p.requires_grad for p in f.parameters())
+    with torch.no_grad():
+        want, got = m.eval()(x), f(x)
+    assert torch.allclose(got, want, rtol=1e-10, atol=1e-10) and want.std() > 0.1
 
 
 def test_bad_input_is_rejected_clearly():

@@ -18,7 +18,8 @@ from anomgrad.io.tracks import Tracks
 from anomgrad.resandi import datasets as D
 from anomgrad.resandi import pretrained as P
 from anomgrad.resandi.nn import CheckpointError
-from anomgrad.tracks.checks import windows
+from anomgrad.tracks import checks
+from anomgrad.tracks.checks import check_track, check_tracks, windows
 from anomgrad.tracks.classify import classify
 
 
@@ -137,6 +138,35 @@ def test_bad_tracks_are_listed_and_the_others_classified(tmp_path, small_model, 
     rows = list(csv.DictReader(open(tmp_path / "o" / "classification.csv")))
     assert rc == 0 and [r["track_id"] for r in rows] == res.ids  # every input track listed
     assert [r["status"] for r in rows] == res.status
+
+
+@pytest.mark.parametrize("with_frames", [True, False])
+def test_all_tracks_checked_at_once_answer_as_one_at_a_time(known, with_frames, monkeypatch):
+    """check_tracks screens a chunk at once: each failure next to good tracks (first,
+    last, between) gets check_track's status and message, and good ones stay "ok"."""
+    good = [p[:k] for p, k in zip(known[0][:4], (10, 11, 200, 1500))]
+    nan, inf, axis, still = (good[2].copy() for _ in range(4))
+    nan[0, 0], inf[-1, 1], axis[:, 0], still[:] = np.nan, np.inf, 2.0, 1.0
+    bad = [nan, inf, axis, still, good[2][:9], good[2][:1], good[2][:, :1],
+           np.c_[good[2], good[2][:, 0]]]
+    tracks = [bad[0], good[0], *bad[1:4], good[1], good[2], *bad[4:], good[3]]
+    frames = [np.arange(len(p)) + 7 for p in tracks]
+    if with_frames:  # a repeated frame at a track's start and a gap at another's end
+        tracks += [good[2], good[2]]
+        frames += [np.r_[0, np.arange(199)], np.r_[np.arange(199), 300]]
+    t = Tracks([f"t{i}" for i in range(len(tracks))], tracks,
+               frames if with_frames else None)
+    want = [check_track(t.ids[i], t.positions[i], t.frames_of(i)) for i in range(len(t))]
+    assert check_tracks(t) == want
+    assert [s for s, _ in want].count("ok") == 4 and len({s for s, _ in want}) == (
+        8 if with_frames else 6)
+    two_d = [i for i, p in enumerate(tracks) if p.shape[1] == 2]  # all screened at once
+    assert check_tracks(t.take(two_d)) == [want[i] for i in two_d]
+    seen = []  # and only the tracks that fail go one at a time
+    monkeypatch.setattr(checks, "check_track", lambda tid, *a: seen.append(tid) or
+                        check_track(tid, *a))
+    check_tracks(t)
+    assert seen == [t.ids[i] for i, (s, _) in enumerate(want) if s != "ok"]
 
 
 def test_long_tracks_go_by_windows_and_gradcam_is_per_step(small_model, known):
