@@ -47,14 +47,14 @@ def check_start(start, n: int) -> int:
     return start
 
 
-def check_model(model) -> str:
+def check_model(model, models=MODELS) -> str:
     if not isinstance(model, str):
-        raise TypeError(f"model must be a string, one of {', '.join(MODELS)}; got {model!r}")
+        raise TypeError(f"model must be a string, one of {', '.join(models)}; got {model!r}")
     m = model.strip().lower()
-    if m not in MODELS:
-        close = difflib.get_close_matches(m, MODELS, n=1)
+    if m not in models:
+        close = difflib.get_close_matches(m, models, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown model {model!r}; valid models: {', '.join(MODELS)}.{hint}")
+        raise ValueError(f"unknown model {model!r}; valid models: {', '.join(models)}.{hint}")
     return m
 
 

@@ -25,6 +25,17 @@ ALPHA_RANGES = {
 }
 MODELS = tuple(ALPHA_RANGES)
 
+# The AnDi 2 phenomenological models (andi-datasets 2.1.13 ``models_phenom``; docs/phenom.md):
+# positions with a label per frame.  Bounds and labels as andi-datasets sets them.
+PHENOM_MODELS = ("single_state", "multi_state")
+PHENOM_BOUND_ALPHA = (0.0, 1.999)  # truncated-normal draws of a state's alpha, inclusive
+PHENOM_BOUND_D = (1e-12, 1e6)  # ... and of its diffusion coefficient
+PHENOM_ALPHA_DIRECTED = 1.9  # alpha >= this is labelled directed motion
+PHENOM_KINDS = ("immobile", "confined", "free", "directed")  # andi's 'i', 'c', 'f', 'd'
+PHENOM_LABELS = ("alpha", "D", "kind", "state")  # the label channels, per frame
+PHENOM_MAX_DRAWS = 100  # redraws of a state's alpha or D under a constraint (as andi)
+PHENOM_MAX_TRUNC = 10_000  # normal draws before a truncated normal gives up
+
 # Philox stream ids (docs/rng.md).  Counter = (block, stream, traj_lo, traj_hi).
 STREAM_PARAMS = 0  # per-trajectory parameters (LW speed and sigma, ATTM sigma)
 STREAM_EVENTS = 1  # CTRW waiting times, LW flight durations, ATTM segment draws
@@ -36,6 +47,7 @@ STREAM_DIFFUSION = 48  # random diffusion-coefficient factor
 STREAM_CUT = 49  # random cut lengths
 STREAM_ALPHA = 64  # per-trajectory alpha: `anomgrad generate --alpha-range`, ResAnDi datasets
 STREAM_SHUFFLE = 65  # row-order key of ResAnDi dataset files
+STREAM_STATE_PARAMS = 128  # 128 + 2 s, 129 + 2 s: normals of state s's alpha and D (phenom)
 
 # Work sizes.
 FBM_CHUNK_BYTES = 64 * 2**20  # complex scratch per FFT batch

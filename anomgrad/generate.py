@@ -5,18 +5,23 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate as V
-from .config import STREAM_ALPHA
+from . import phenom
+from .config import MODELS, PHENOM_MODELS, STREAM_ALPHA
 from .models import GENERATORS
 from .rng import uniforms
 
 
 def generate(model: str, n: int, T: int, alpha=None, dim: int = 2, seed: int = 0, *,
-             start: int = 0, dtype=np.float32, device: str = "cpu", out=None):
+             start: int = 0, dtype=np.float32, device: str = "cpu", out=None, **params):
     """Generate ``n`` trajectories of ``model``, shape ``(n, dim, T)``.
 
     Parameters
     ----------
-    model : {"fbm", "ctrw", "lw", "attm", "sbm", "bm"}
+    model : {"fbm", "ctrw", "lw", "attm", "sbm", "bm"}, or an AnDi 2 state model
+        ("single_state", "multi_state": :mod:`anomgrad.phenom`), which returns
+        ``(x, labels)`` with labels ``(n, 4, T)`` (alpha, D, kind, state per frame) and
+        takes andi-datasets' parameters as keywords (``M``, ``Ds``, ``alphas``, ``L``,
+        ...; docs/phenom.md) instead of ``alpha``.
     n : number of trajectories (>= 1).
     T : number of positions per trajectory (>= 2); x[..., 0] = 0.
     alpha : anomalous exponent, a number or an array of ``n`` (one per trajectory).
@@ -36,7 +41,7 @@ def generate(model: str, n: int, T: int, alpha=None, dim: int = 2, seed: int = 0
     Models follow andi-datasets 2.1.13 in distribution (docs/models.md); random
     numbers follow the counter-based contract of docs/rng.md.
     """
-    model = V.check_model(model)
+    model = V.check_model(model, MODELS + PHENOM_MODELS)
     n = V.check_int("n", n, 1)
     T = V.check_int("T", T, 2, 2**32)
     dim = V.check_dim(dim)
@@ -44,6 +49,16 @@ def generate(model: str, n: int, T: int, alpha=None, dim: int = 2, seed: int = 0
     start = V.check_start(start, n)
     dtype = V.check_dtype(dtype)
     device = V.check_device(device)
+    if model in PHENOM_MODELS:
+        if alpha is not None:
+            raise TypeError(f"{model} takes its exponents as alphas=[mean, variance] (per "
+                            f"state), not alpha")
+        if device != "cpu":
+            raise ValueError(f"{model} runs on the CPU (device='cpu'); got {device!r}")
+        return phenom.generate(model, n, T, dim, seed, start, dtype, out, params)
+    if params:
+        raise TypeError(f"{model} takes no parameter {sorted(params)[0]!r} (keyword "
+                        f"parameters are for the state models: {', '.join(PHENOM_MODELS)})")
     if device != "cpu":
         if out is not None:
             raise ValueError(f"out is for device='cpu' (a numpy array); on {device!r} "

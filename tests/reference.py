@@ -208,3 +208,68 @@ def ref_increments(z, T):
             for k, s in enumerate(steps):
                 out[i, a, first + 1 + k] = s / rms if rms > 0 else s
     return out
+
+
+# --------------------------------------------------------------- AnDi 2 state models
+def ref_states(seed, traj, T, dim, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box, init):
+    """One trajectory of anomgrad's state models, written from docs/phenom.md with the
+    same random numbers (the streams docs/rng.md and anomgrad/phenom/kernel.py name,
+    read through ``anomgrad.rng``): states by loops, each fGn run by a Cholesky factor
+    of its covariance matrix (the kernel uses Durbin-Levinson), a box by reflections.
+    Returns float64 positions (dim, T) and labels (4, T)."""
+    from anomgrad import rng  # the documented draws, not the kernel's code
+
+    S = len(a_mean)
+    draws = {}
+
+    def truncated(stream, mean, sd, lo, hi):
+        if sd == 0:
+            return mean
+        while True:
+            j = draws.get(stream, 0)
+            draws[stream] = j + 1
+            v = mean + sd * rng.normals(seed, traj, stream, j + 1)[0, j]
+            if lo <= v <= hi:
+                return v
+
+    alpha, D = np.zeros(S), np.zeros(S)
+    for s in range(S):
+        alpha[s] = truncated(128 + 2 * s, a_mean[s], a_sd[s], 0.0, 1.999)
+        D[s] = truncated(129 + 2 * s, d_mean[s], d_sd[s], 1e-12, 1e6)
+        while s > 0 and eps[s - 1] != 0 and alpha[s - 1] - alpha[s] < eps[s - 1]:
+            alpha[s] = truncated(128 + 2 * s, a_mean[s], a_sd[s], 0.0, 1.999)
+        while s > 0 and gam[s - 1] != 1 and (D[s] > D[s - 1] * gam[s - 1] if gam[s - 1] < 1
+                                             else D[s] < D[s - 1] * gam[s - 1]):
+            D[s] = truncated(129 + 2 * s, d_mean[s], d_sd[s], 1e-12, 1e6)
+    u0 = rng.uniforms(seed, traj, 0, 4)[0]
+    state = np.zeros(T, np.int64)
+    state[0] = init if init >= 0 else min(int(S * u0[0]), S - 1)
+    if S > 1:
+        u = rng.uniforms(seed, traj, 1, T - 1)[0]
+        for t in range(1, T):
+            state[t] = min(int(np.searchsorted(cdf[state[t - 1]], u[t - 1], side="right")),
+                           S - 1)
+    z = np.stack([rng.normals(seed, traj, 16 + a, T - 1)[0] for a in range(dim)])
+    steps = np.zeros((dim, T - 1))
+    t0 = 0
+    while t0 < T - 1:  # runs of steps under one state (step t uses the state at t - 1)
+        t1 = t0
+        while t1 < T - 1 and state[t1] == state[t0]:
+            t1 += 1
+        s = state[t0]
+        g = fgn_autocovariance(alpha[s] / 2.0, t1 - t0)
+        k = np.arange(t1 - t0)
+        C = np.linalg.cholesky(g[np.abs(k[:, None] - k[None, :])])
+        steps[:, t0:t1] = math.sqrt(2 * D[s]) * (z[:, t0:t1] @ C.T)
+        t0 = t1
+    x = np.zeros((dim, T))
+    x[:, 0] = box * u0[1:1 + dim] if box > 0 else 0.0
+    for t in range(1, T):
+        x[:, t] = x[:, t - 1] + steps[:, t - 1]
+        if box > 0:
+            for a in range(dim):
+                while not 0 <= x[a, t] <= box:
+                    x[a, t] = 2 * box - x[a, t] if x[a, t] > box else -x[a, t]
+    lab = np.stack([alpha[state], D[state], np.where(alpha[state] >= 1.9, 3.0, 2.0),
+                    state.astype(np.float64)])
+    return x, lab

@@ -1,0 +1,208 @@
+"""The AnDi 2 phenomenological models (andi-datasets 2.1.13 ``models_phenom``): tracks
+whose diffusive state changes along the track, with a label for every frame.
+
+``ag.generate("multi_state", n, T, M=..., Ds=..., alphas=...)`` returns
+``(x, labels)``: positions ``(n, dim, T)`` in anomgrad's layout and labels
+``(n, 4, T)`` (:data:`~anomgrad.config.PHENOM_LABELS`: alpha, D, kind, state at each
+frame).  :func:`to_andi` and :func:`from_andi` convert to and from andi-datasets'
+``(T, N, dim)`` and ``(T, N, 3)`` arrays.  The parameters keep andi-datasets' names and
+meanings (docs/phenom.md): ``Ds`` and ``alphas`` are ``[mean, variance]`` of a normal
+truncated to the bounds (a number: variance 0), per state for ``multi_state``; ``M`` the
+per-frame transition matrix; ``L`` the side of a reflecting box (None: free space, the
+track starts at 0).
+
+Implemented: ``single_state``, ``multi_state``.  The kernel is :mod:`.kernel`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import _validate as V
+from ..config import (PHENOM_BOUND_ALPHA, PHENOM_BOUND_D, PHENOM_LABELS, PHENOM_MAX_DRAWS,
+                      PHENOM_MODELS)
+from ..models._common import seed_words
+from . import kernel as K
+
+# andi-datasets' defaults, per model
+DEFAULTS = {
+    "single_state": {"Ds": [1.0, 0.0], "alphas": [1.0, 0.0], "L": None},
+    "multi_state": {"M": [[0.9, 0.1], [0.1, 0.9]], "Ds": [[1.0, 0.0], [0.1, 0.0]],
+                    "alphas": [[1.0, 0.0], [1.0, 0.0]], "gamma_d": None, "epsilon_a": None,
+                    "L": None, "init_state": None},
+}
+ROW_SUM_TOL = math.sqrt(np.finfo(np.float64).eps)  # numpy's choice() tolerance on p
+
+
+def _number(name, v) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {v!r}")
+    v = float(v)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    return v
+
+
+def _mean_var(name, v, what, bound, open_low: bool) -> tuple[float, float]:
+    """(mean, sd) of a number or a [mean, variance] pair, the mean valid for ``what``."""
+    if isinstance(v, (list, tuple, np.ndarray)):
+        if len(v) != 2:
+            raise ValueError(f"{name} must be a number or [mean, variance], got {v!r}")
+        mean, var = _number(f"{name} mean", v[0]), _number(f"{name} variance", v[1])
+    else:
+        mean, var = _number(name, v), 0.0
+    lo, hi = bound
+    if var < 0:
+        raise ValueError(f"{name}: the variance must be >= 0, got {var:g}")
+    if what == "alpha":
+        if not 0.0 < mean < 2.0:
+            raise ValueError(f"{name}: alpha must lie in (0, 2), got {mean:g}")
+        if var == 0 and mean > hi:
+            raise ValueError(f"{name}: a fixed alpha must be <= {hi} (andi-datasets' bound; "
+                             f"2 is ballistic), got {mean:g}")
+    else:
+        if not mean > 0.0:
+            raise ValueError(f"{name}: the diffusion coefficient must be > 0, got {mean:g}")
+        if var == 0 and not lo <= mean <= hi:
+            raise ValueError(f"{name}: a fixed D must lie in [{lo:g}, {hi:g}], got {mean:g}")
+    return mean, math.sqrt(var)
+
+
+def _per_state(name, v, S, what, bound):
+    if S == 1:
+        v = [v]
+    elif not isinstance(v, (list, tuple, np.ndarray)) or len(v) != S:
+        raise ValueError(f"{name} must give one entry per state ({S}: a number or "
+                         f"[mean, variance] each), got {v!r}")
+    pairs = [_mean_var(f"{name}[{s}]" if S > 1 else name, e, what, bound, True)
+             for s, e in enumerate(v)]
+    return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+
+
+def check_matrix(M) -> np.ndarray:
+    """The transition matrix: square, entries in [0, 1], every row summing to 1."""
+    try:
+        m = np.asarray(M, np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"M must be a square matrix of numbers, got {M!r}") from None
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 1:
+        raise ValueError(f"M must be a square matrix (states x states), got shape {m.shape}")
+    if not np.isfinite(m).all() or (m < 0).any() or (m > 1).any():
+        raise ValueError("M: every transition probability must lie in [0, 1]")
+    rows = m.sum(axis=1)
+    bad = np.abs(rows - 1.0) > ROW_SUM_TOL
+    if bad.any():
+        r = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"M: row {r} sums to {rows[r]:.10g}; every row of the transition "
+                         f"matrix must sum to 1")
+    return m
+
+
+def _constraint(name, v, S, neutral):
+    if v is None:
+        return np.full(max(S - 1, 1), neutral)
+    a = np.atleast_1d(np.asarray(v, np.float64))
+    if a.ndim != 1 or len(a) != S - 1 or not np.isfinite(a).all():
+        raise ValueError(f"{name} must give {S - 1} finite numbers (one per pair of "
+                         f"consecutive states), got {v!r}")
+    if name == "gamma_d" and (a <= 0).any():
+        raise ValueError(f"gamma_d must be > 0, got {v!r}")
+    return a if S > 1 else np.full(1, neutral)
+
+
+def parameters(model: str, params: dict) -> dict:
+    """The checked kernel arguments of ``model`` from andi-style ``params``."""
+    unknown = sorted(set(params) - set(DEFAULTS[model]))
+    if unknown:
+        raise TypeError(f"{model} takes no parameter {unknown[0]!r}; its parameters: "
+                        f"{', '.join(DEFAULTS[model])}")
+    p = {**DEFAULTS[model], **params}
+    M = np.ones((1, 1)) if model == "single_state" else check_matrix(p["M"])
+    S = M.shape[0]
+    a_mean, a_sd = _per_state("alphas", p["alphas"], S, "alpha", PHENOM_BOUND_ALPHA)
+    d_mean, d_sd = _per_state("Ds", p["Ds"], S, "D", PHENOM_BOUND_D)
+    L = p["L"]
+    if L is not None:
+        L = _number("L", L)
+        if L <= 0:
+            raise ValueError(f"L (the side of the box) must be > 0, or None for free space, "
+                             f"got {L:g}")
+    init = p.get("init_state")
+    if init is not None:
+        init = V.check_int("init_state", init, 0, S - 1)
+    cdf = np.cumsum(M, axis=1)
+    cdf /= cdf[:, -1:]
+    return dict(cdf=cdf, a_mean=a_mean, a_sd=a_sd, d_mean=d_mean, d_sd=d_sd,
+                eps=_constraint("epsilon_a", p.get("epsilon_a"), S, 0.0),
+                gam=_constraint("gamma_d", p.get("gamma_d"), S, 1.0),
+                box=0.0 if L is None else L, init_state=-1 if init is None else init)
+
+
+_ERRORS = {
+    K.ERR_TRUNC_ALPHA: "alphas: no alpha inside andi-datasets' bounds [{0}, {1}] in {2} draws "
+                       "(the mean is too far outside)",
+    K.ERR_TRUNC_D: "Ds: no D inside [{3:g}, {4:g}] in {2} draws (the mean is too far outside)",
+    K.ERR_EPSILON: "epsilon_a: no alpha {5} draws apart from the previous state's (the states' "
+                   "alpha distributions are too close)",
+    K.ERR_GAMMA: "gamma_d: no D {5} draws apart from the previous state's by the factor "
+                 "(the states' D distributions are too close)",
+}
+
+
+def generate(model: str, n: int, T: int, dim: int, seed: int, start: int, dtype, out,
+             params: dict):
+    """``(x, labels)`` of ``n`` trajectories of ``model`` (checked by ``ag.generate``)."""
+    if model not in PHENOM_MODELS:
+        raise ValueError(f"unknown state model {model!r}; valid: {', '.join(PHENOM_MODELS)}")
+    kw = parameters(model, params)
+    shapes = ((n, dim, T), (n, len(PHENOM_LABELS), T))
+    if out is None:
+        out = tuple(np.empty(s, dtype) for s in shapes)
+    else:
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise TypeError(f"out must be a tuple (positions, labels) for {model}")
+        for o, s, what in zip(out, shapes, ("positions", "labels")):
+            if not isinstance(o, np.ndarray) or o.shape != s or o.dtype != dtype or not (
+                    o.flags.c_contiguous and o.flags.writeable):
+                raise ValueError(f"out's {what} must be a writeable C-contiguous "
+                                 f"{np.dtype(dtype).name} numpy array of shape {s}")
+    x, lab = out
+    err = np.zeros(n, np.int64)
+    k0, k1 = seed_words(seed)
+    K.states_kernel(x, lab, kw["cdf"], kw["a_mean"], kw["a_sd"], kw["d_mean"], kw["d_sd"],
+                    kw["eps"], kw["gam"], kw["box"], kw["init_state"], k0, k1,
+                    np.uint64(start), err)
+    if err.any():
+        i = int(np.flatnonzero(err)[0])
+        msg = _ERRORS[int(err[i])].format(*PHENOM_BOUND_ALPHA, K.PHENOM_MAX_TRUNC,
+                                          *PHENOM_BOUND_D, PHENOM_MAX_DRAWS)
+        raise ValueError(f"{model}, trajectory {start + i}: {msg}")
+    return x, lab
+
+
+def to_andi(x, labels):
+    """anomgrad's ``(n, dim, T)`` positions and ``(n, 4, T)`` labels as andi-datasets'
+    ``(T, n, dim)`` trajectories and ``(T, n, 3)`` labels (alpha, D, kind); the state
+    numbers are andi's ``return_state_num=True`` fourth column: ``labels4[..., 3]``."""
+    x, labels = np.asarray(x), np.asarray(labels)
+    return np.ascontiguousarray(x.transpose(2, 0, 1)), np.ascontiguousarray(
+        labels[:, :3].transpose(2, 0, 1))
+
+
+def from_andi(trajs, labels):
+    """andi-datasets' ``(T, N, dim)`` trajectories and ``(T, N, 3)`` or ``(T, N, 4)``
+    labels as anomgrad's ``(N, dim, T)`` and ``(N, 4, T)`` (a missing state column is
+    -1, unknown)."""
+    trajs, labels = np.asarray(trajs), np.asarray(labels)
+    if trajs.ndim != 3 or labels.ndim != 3 or labels.shape[:2] != trajs.shape[:2] or \
+            labels.shape[2] not in (3, 4):
+        raise ValueError(f"expected trajectories (T, N, dim) and labels (T, N, 3 or 4), got "
+                         f"{trajs.shape} and {labels.shape}")
+    out = np.full((labels.shape[1], 4, labels.shape[0]), -1.0, labels.dtype)
+    out[:, :labels.shape[2]] = labels.transpose(1, 2, 0)
+    return np.ascontiguousarray(trajs.transpose(1, 2, 0)), out
+
+
+__all__ = ["DEFAULTS", "check_matrix", "from_andi", "generate", "parameters", "to_andi"]

@@ -1,0 +1,236 @@
+"""The Numba kernel of the state models: a Markov chain of diffusive states, each state
+moving by fractional Gaussian noise that restarts when the state changes (docs/phenom.md).
+
+Per trajectory ``i`` (Philox counter ``start + i``, docs/rng.md):
+
+1. each state's alpha and D: a truncated normal (``mean + sd N`` redrawn until inside
+   the bounds) from normals of stream 128 + 2 s (alpha) and 129 + 2 s (D); a constraint
+   against the previous state (``epsilon_a``, ``gamma_d``) redraws the same stream;
+2. the chain: state 0 from word 0 of stream 0 (``floor(S U)``, or the given
+   ``init_state``), the state at frame t >= 1 from word t - 1 of stream 1 (the first
+   ``j`` with ``U < cdf_j`` of the row of the state at t - 1);
+3. the start: 0, or ``L U`` per axis from words 1..dim of stream 0 inside a box;
+4. step t (frame t - 1 -> t) is governed by the state at frame t - 1; each maximal run
+   of steps under one state is a fresh fGn of that state's alpha (Durbin-Levinson on
+   the normals 0.. of stream 16 + a, normal t - 1 for step t) times sqrt(2 D);
+5. inside a box, a coordinate that leaves [0, L] is reflected until it is inside.
+
+Labels per frame: alpha and D of the state at that frame, its kind (free, or directed
+from alpha 1.9), the state's number.  All arithmetic in float64.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ..config import (PHENOM_ALPHA_DIRECTED, PHENOM_BOUND_ALPHA, PHENOM_BOUND_D,
+                      PHENOM_KINDS, PHENOM_MAX_DRAWS, PHENOM_MAX_TRUNC, STREAM_AXIS,
+                      STREAM_EVENTS, STREAM_PARAMS, STREAM_STATE_PARAMS)
+from ..models._common import normal4
+from ..rng import block, fill_normals, uniform_of
+
+_U64 = np.uint64
+_U32 = np.uint32
+FREE = PHENOM_KINDS.index("free")
+DIRECTED = PHENOM_KINDS.index("directed")
+A_LO, A_HI = PHENOM_BOUND_ALPHA
+D_LO, D_HI = PHENOM_BOUND_D
+
+# error codes a trajectory reports (the caller turns them into a ValueError)
+ERR_TRUNC_ALPHA, ERR_TRUNC_D, ERR_EPSILON, ERR_GAMMA = 1, 2, 3, 4
+
+
+@njit(inline="always", cache=True)
+def _normal_at(k0, k1, traj, stream, j):
+    """Normal j of a stream."""
+    z0, z1, z2, z3 = normal4(k0, k1, traj, stream, j // 4)
+    q = j % 4
+    return z0 if q == 0 else (z1 if q == 1 else (z2 if q == 2 else z3))
+
+
+@njit(inline="always", cache=True)
+def _truncated(mean, sd, lo, hi, k0, k1, traj, stream, j):
+    """(value, next j, ok): ``mean + sd N_j`` for the first j inside [lo, hi]."""
+    if sd == 0.0:
+        return mean, j, True
+    for _ in range(PHENOM_MAX_TRUNC):
+        v = mean + sd * _normal_at(k0, k1, traj, stream, j)
+        j += 1
+        if lo <= v <= hi:
+            return v, j, True
+    return mean, j, False
+
+
+@njit(cache=True)
+def _state_parameters(a_mean, a_sd, d_mean, d_sd, eps, gam, k0, k1, traj, alpha, D):
+    """Fill alpha[s], D[s]; 0 or an error code."""
+    S = a_mean.shape[0]
+    for s in range(S):
+        sa = _U32(STREAM_STATE_PARAMS + 2 * s)
+        sd = _U32(STREAM_STATE_PARAMS + 2 * s + 1)
+        a, ja, ok = _truncated(a_mean[s], a_sd[s], A_LO, A_HI, k0, k1, traj, sa, 0)
+        if not ok:
+            return ERR_TRUNC_ALPHA
+        d, jd, ok = _truncated(d_mean[s], d_sd[s], D_LO, D_HI, k0, k1, traj, sd, 0)
+        if not ok:
+            return ERR_TRUNC_D
+        if s > 0 and eps[s - 1] != 0.0:  # andi: redraw while alpha_(s-1) - alpha_s < eps
+            tries = 0
+            while alpha[s - 1] - a < eps[s - 1]:
+                a, ja, ok = _truncated(a_mean[s], a_sd[s], A_LO, A_HI, k0, k1, traj, sa, ja)
+                tries += 1
+                if not ok:
+                    return ERR_TRUNC_ALPHA
+                if tries > PHENOM_MAX_DRAWS:
+                    return ERR_EPSILON
+        if s > 0 and gam[s - 1] != 1.0:  # andi: D_s <= gamma D_(s-1) (gamma < 1), >= (> 1)
+            tries = 0
+            while (d > D[s - 1] * gam[s - 1]) if gam[s - 1] < 1.0 else (d < D[s - 1] * gam[s - 1]):
+                d, jd, ok = _truncated(d_mean[s], d_sd[s], D_LO, D_HI, k0, k1, traj, sd, jd)
+                tries += 1
+                if not ok:
+                    return ERR_TRUNC_D
+                if tries > PHENOM_MAX_DRAWS:
+                    return ERR_GAMMA
+        alpha[s] = a
+        D[s] = d
+    return 0
+
+
+@njit(inline="always", cache=True)
+def _fgn_autocovariance(g, H, n):
+    """g[k] = (|k+1|^2H - 2 k^2H + |k-1|^2H) / 2, k < n (unit variance)."""
+    h2 = 2.0 * H
+    g[0] = 1.0
+    for k in range(1, n):
+        g[k] = 0.5 * ((k + 1.0) ** h2 - 2.0 * k ** h2 + (k - 1.0) ** h2)
+
+
+@njit(cache=True)
+def _fgn_run(y, z, t0, n, H, g, phi, tmp):
+    """y[a, t0 + k] for k < n: fGn of Hurst H from the normals z[a, t0 + k]
+    (Durbin-Levinson: exact, O(n^2)); H = 1/2 is white noise."""
+    dim = y.shape[0]
+    if H == 0.5:
+        for a in range(dim):
+            for k in range(n):
+                y[a, t0 + k] = z[a, t0 + k]
+        return
+    _fgn_autocovariance(g, H, n)
+    for a in range(dim):
+        y[a, t0] = z[a, t0]
+    v = 1.0
+    for k in range(1, n):
+        s = g[k]
+        for j in range(1, k):
+            s -= phi[j] * g[k - j]
+        pkk = s / v
+        for j in range(1, k):
+            tmp[j] = phi[j] - pkk * phi[k - j]
+        for j in range(1, k):
+            phi[j] = tmp[j]
+        phi[k] = pkk
+        v *= 1.0 - pkk * pkk
+        sv = math.sqrt(v)
+        for a in range(dim):
+            acc = 0.0
+            for j in range(1, k + 1):
+                acc += phi[j] * y[a, t0 + k - j]
+            y[a, t0 + k] = acc + sv * z[a, t0 + k]
+
+
+@njit(cache=True, nogil=True)
+def _one(x, lab, i, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box, init_state, k0, k1,
+         traj, alpha, D, state, words, z, zw, y, g, phi, tmp):
+    """Trajectory ``i`` (counter ``traj``) into x[i], lab[i]; 0 or an error code."""
+    _, dim, T = x.shape
+    S = cdf.shape[0]
+    e = _state_parameters(a_mean, a_sd, d_mean, d_sd, eps, gam, k0, k1, traj, alpha, D)
+    if e != 0:
+        return e
+    # the chain
+    w0, w1, w2, w3 = block(k0, k1, traj, _U32(STREAM_PARAMS), 0)
+    if init_state >= 0:
+        state[0] = init_state
+    else:
+        state[0] = min(int(S * uniform_of(w0)), S - 1)
+    if S == 1:
+        state[:T] = 0
+    else:
+        for b in range((T - 1 + 3) // 4):
+            c0, c1, c2, c3 = block(k0, k1, traj, _U32(STREAM_EVENTS), b)
+            words[4 * b], words[4 * b + 1], words[4 * b + 2], words[4 * b + 3] = c0, c1, c2, c3
+        for t in range(1, T):
+            u = uniform_of(words[t - 1])
+            row = state[t - 1]
+            j = 0
+            while j < S - 1 and u >= cdf[row, j]:
+                j += 1
+            state[t] = j
+    # the steps: fGn runs, one per maximal run of steps under one state
+    m = T - 1
+    for a in range(dim):
+        fill_normals(z[a], m, zw, k0, k1, traj, _U32(STREAM_AXIS + a))
+    t0 = 0  # step index t - 1 of the run's first step
+    while t0 < m:
+        s = state[t0]
+        t1 = t0 + 1
+        while t1 < m and state[t1] == s:
+            t1 += 1
+        _fgn_run(y, z, t0, t1 - t0, alpha[s] / 2.0, g, phi, tmp)
+        c = math.sqrt(2.0 * D[s])
+        for a in range(dim):
+            for k in range(t0, t1):
+                y[a, k] *= c
+        t0 = t1
+    # positions (reflected inside a box), labels
+    ws = (w1, w2, w3)
+    for a in range(dim):
+        p = box * uniform_of(ws[a]) if box > 0.0 else 0.0
+        x[i, a, 0] = p
+        for t in range(1, T):
+            p += y[a, t - 1]
+            if box > 0.0:
+                while p > box or p < 0.0:
+                    if p > box:
+                        p = 2.0 * box - p
+                    if p < 0.0:
+                        p = -p
+            x[i, a, t] = p
+    for t in range(T):
+        s = state[t]
+        lab[i, 0, t] = alpha[s]
+        lab[i, 1, t] = D[s]
+        lab[i, 2, t] = DIRECTED if alpha[s] >= PHENOM_ALPHA_DIRECTED else FREE
+        lab[i, 3, t] = s
+    return 0
+
+
+CHUNK = 64  # trajectories per scratch allocation
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def states_kernel(x, lab, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box, init_state,
+                  k0, k1, start, err):
+    """x (n, dim, T) positions, lab (n, 4, T) labels, err (n,) error codes."""
+    n, dim, T = x.shape
+    S = cdf.shape[0]
+    cap = 4 * ((T - 1 + 3) // 4) + 4
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        alpha = np.empty(S)
+        D = np.empty(S)
+        state = np.empty(T, np.int64)
+        words = np.empty(cap, np.uint32)
+        z = np.empty((dim, cap))
+        zw = np.empty(cap, np.uint32)
+        y = np.empty((dim, T))
+        g = np.empty(T)
+        phi = np.empty(T)
+        tmp = np.empty(T)
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            err[i] = _one(x, lab, i, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box,
+                          init_state, k0, k1, _U64(start) + _U64(i), alpha, D, state, words,
+                          z, zw, y, g, phi, tmp)

@@ -1,0 +1,43 @@
+"""Regenerate tests/data/andi-datasets-2.1.13-phenom.npz from andi-datasets itself.
+
+Run in an environment with andi-datasets 2.1.13 (it pins numpy <= 1.26.4):
+
+    python -m venv /tmp/andi && /tmp/andi/bin/pip install andi-datasets==2.1.13
+    /tmp/andi/bin/python tests/make_andi_phenom_reference.py
+
+Stores per-trajectory statistics (tests/phenom_stats.py) and andi's speed, no
+trajectories.
+"""
+
+import os
+import sys
+import time
+
+import numpy as np
+from andi_datasets.models_phenom import models_phenom
+
+sys.path.insert(0, os.path.dirname(__file__))
+from phenom_stats import CONFIGS, N, NAMES, T, from_andi, statistics  # noqa: E402
+
+
+def main():
+    np.random.seed(20261205)
+    mp = models_phenom()
+    out = {}
+    for name, model, params in CONFIGS:
+        t0 = time.perf_counter()
+        if model == "multi_state":
+            trajs, labels = mp.multi_state(N=N, T=T, return_state_num=True, **params)
+        else:
+            trajs, labels = mp.single_state(N=N, T=T, **params)
+        rate = N / (time.perf_counter() - t0)
+        out[name] = statistics(*from_andi(trajs, labels))
+        out[name + "/rate"] = rate
+        print(f"{name:18s} {rate:9.0f} traj/s", flush=True)
+    path = os.path.join(os.path.dirname(__file__), "data", "andi-datasets-2.1.13-phenom.npz")
+    np.savez_compressed(path, names=np.array(NAMES), T=T, N=N, **out)
+    print("wrote", path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""The AnDi 2 state models (single_state, multi_state): every trajectory equals the
+slow reference written from docs/phenom.md with the same random numbers; the RNG
+contract (shards, float32); labels per frame; andi-datasets' layout both ways; bad
+parameters refused by name."""
+
+import numpy as np
+import pytest
+
+import anomgrad as ag
+from anomgrad.phenom import from_andi, parameters, to_andi
+from reference import ref_states
+
+CASES = {
+    "single-white": ("single_state", 2, {}),
+    "single-spread-3d": ("single_state", 3, {"alphas": [0.6, 0.2], "Ds": [1.0, 0.3]}),
+    "single-box": ("single_state", 2, {"alphas": [1.95, 0.001], "Ds": [2.0, 0.0], "L": 3.0}),
+    "multi-default": ("multi_state", 2, {}),
+    "multi-three": ("multi_state", 2, {
+        "M": [[0.8, 0.1, 0.1], [0.05, 0.9, 0.05], [0.2, 0.0, 0.8]],
+        "alphas": [[1.5, 0.02], [1.0, 0.02], [0.5, 0.02]], "epsilon_a": [0.2, 0.2],
+        "Ds": [[1.0, 0.02], [0.5, 0.01], [0.1, 0.001]], "gamma_d": [0.8, 0.8], "L": 8.0,
+        "init_state": 2}),
+    "multi-gamma-up": ("multi_state", 1, {"M": [[0.7, 0.3], [0.3, 0.7]],
+                                          "alphas": [0.3, [1.7, 0.05]],
+                                          "Ds": [[0.2, 0.05], [1.0, 0.5]], "gamma_d": [2.0]}),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_trajectory_is_the_reference(case):
+    model, dim, params = CASES[case]
+    T, seed, start = 90, 11, 3
+    x, lab = ag.generate(model, 12, T, dim=dim, seed=seed, start=start, dtype=np.float64,
+                         **params)
+    kw = parameters(model, params)
+    for i in range(12):
+        rx, rl = ref_states(seed, start + i, T, dim, kw["cdf"], kw["a_mean"], kw["a_sd"],
+                            kw["d_mean"], kw["d_sd"], kw["eps"], kw["gam"], kw["box"],
+                            kw["init_state"])
+        np.testing.assert_array_equal(lab[i], rl)
+        np.testing.assert_allclose(x[i], rx, rtol=1e-9, atol=1e-9 * max(1, np.abs(rx).max()))
+    if "L" in params:
+        assert x.min() >= 0 and x.max() <= params["L"]
+    switches = (lab[:, 3, 1:] != lab[:, 3, :-1]).sum()
+    assert (switches > 0) == (model == "multi_state")
+
+
+def test_shards_and_float32():
+    """Trajectory i depends on (seed, i) only; float32 is the float64 result rounded."""
+    _, _, p = CASES["multi-three"]
+    x, lab = ag.generate("multi_state", 40, 120, seed=5, dtype=np.float64, **p)
+    x2, lab2 = ag.generate("multi_state", 7, 120, seed=5, start=30, dtype=np.float64, **p)
+    np.testing.assert_array_equal(x2, x[30:37]), np.testing.assert_array_equal(lab2, lab[30:37])
+    x32, lab32 = ag.generate("multi_state", 40, 120, seed=5, **p)
+    assert x32.dtype == lab32.dtype == np.float32
+    np.testing.assert_array_equal(x32, x.astype(np.float32))
+    np.testing.assert_array_equal(lab32, lab.astype(np.float32))
+    assert not np.array_equal(ag.generate("multi_state", 40, 120, seed=6, **p)[0], x32)
+    out = (np.empty_like(x32), np.empty_like(lab32))
+    got = ag.generate("multi_state", 40, 120, seed=5, out=out, **p)
+    assert got[0] is out[0] and np.array_equal(out[0], x32) and np.array_equal(out[1], lab32)
+
+
+def test_labels_say_each_frame_and_directed_motion():
+    x, lab = ag.generate("multi_state", 300, 100, seed=2, M=[[0.9, 0.1], [0.2, 0.8]],
+                         alphas=[0.5, 1.95], Ds=[0.1, 1.0], dtype=np.float64)
+    state = lab[:, 3].astype(int)
+    np.testing.assert_array_equal(lab[:, 0], np.where(state == 0, 0.5, 1.95))
+    np.testing.assert_array_equal(lab[:, 1], np.where(state == 0, 0.1, 1.0))
+    np.testing.assert_array_equal(lab[:, 2], np.where(state == 0, 2, 3))  # free, directed
+    # stationary occupation of the chain: pi = (2/3, 1/3); dwell in state 0 ~ Geometric(0.1)
+    assert abs((state == 0).mean() - 2 / 3) < 0.05
+    steps = np.diff(x, axis=-1)  # step t - 1 -> t moves with the state at t - 1
+    v0 = steps[:, :, :][np.broadcast_to(state[:, None, :-1] == 0, steps.shape)].var()
+    assert abs(v0 / (2 * 0.1) - 1) < 0.05  # <dx^2> = 2 D per axis and frame
+
+
+def test_andi_layout_both_ways():
+    x, lab = ag.generate("multi_state", 5, 30, seed=1)
+    tr, lb = to_andi(x, lab)
+    assert tr.shape == (30, 5, 2) and lb.shape == (30, 5, 3)
+    np.testing.assert_array_equal(tr[7, 3], x[3, :, 7])
+    x2, lab2 = from_andi(tr, lb)
+    np.testing.assert_array_equal(x2, x)
+    np.testing.assert_array_equal(lab2[:, :3], lab[:, :3]) and (lab2[:, 3] == -1).all()
+    x3, lab3 = from_andi(tr, np.concatenate([lb, lab[:, 3:].transpose(2, 0, 1)], axis=2))
+    np.testing.assert_array_equal(lab3, lab)
+    with pytest.raises(ValueError, match=r"\(T, N, dim\)"):
+        from_andi(tr, lb[:, :4])
+
+
+@pytest.mark.parametrize("params,match", [
+    ({"M": [[0.9, 0.2], [0.1, 0.9]]}, "row 0 sums to 1.1"),
+    ({"M": [[0.9, 0.1, 0.0], [0.1, 0.9, 0.0]]}, "square"),
+    ({"M": [[1.2, -0.2], [0.1, 0.9]]}, r"\[0, 1\]"),
+    ({"Ds": [[-1.0, 0.0], [0.1, 0.0]]}, r"Ds\[0\].*must be > 0"),
+    ({"Ds": [1.0, 0.1, 0.3]}, "one entry per state"),
+    ({"alphas": [[2.0, 0.1], [1.0, 0.0]]}, r"alphas\[0\].*\(0, 2\)"),
+    ({"alphas": [[0.0, 0.0], [1.0, 0.0]]}, r"alphas\[0\].*\(0, 2\)"),
+    ({"alphas": [[1.9995, 0.0], [1.0, 0.0]]}, "<= 1.999"),
+    ({"alphas": [[1.0, -0.1], [1.0, 0.0]]}, "variance must be >= 0"),
+    ({"L": -3}, "L .*must be > 0"),
+    ({"init_state": 2}, "init_state"),
+    ({"gamma_d": [0.5, 0.5]}, "gamma_d must give 1"),
+    ({"alphas": [0.5, 1.5], "epsilon_a": [0.1]}, "epsilon_a: no alpha 100 draws"),
+    ({"Ds": [[1.0, 0.0], [1e-12, 0.0]], "gamma_d": [2.0]}, "gamma_d: no D"),
+    ({"dt": 1}, "no parameter 'dt'"),
+])
+def test_bad_parameters_are_refused_by_name(params, match):
+    err = TypeError if "dt" in params else ValueError
+    with pytest.raises(err, match=match):
+        ag.generate("multi_state", 3, 20, **params)
+
+
+def test_state_models_refuse_theory_arguments_and_the_reverse():
+    with pytest.raises(TypeError, match="alphas="):
+        ag.generate("single_state", 3, 20, 0.5)
+    with pytest.raises(TypeError, match="no parameter 'Ds'"):
+        ag.generate("fbm", 3, 20, 0.5, Ds=[1, 0])
+    with pytest.raises(ValueError, match="CPU"):
+        ag.generate("multi_state", 3, 20, device="cuda")
+    with pytest.raises(ValueError, match="multi_state"):
+        ag.generate("multistate", 3, 20)
