@@ -9,13 +9,15 @@ trajectory from (seed, trajectory index) (:func:`anomgrad.generate.range_alphas`
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 
 import numpy as np
 
 from .. import _validate as V
-from ..config import CLI_CHUNK_BYTES, MODELS
+from .. import phenom
+from ..config import CLI_CHUNK_BYTES, MODELS, PHENOM_LABELS, PHENOM_MODELS
 from ..generate import check_alpha_range
 from ..io import trajectories
 from ._common import OVERWRITE, QUIET, RESUMES, SEED, CLIError, checked, float_arg, int_arg, say
@@ -26,7 +28,9 @@ def add(sub) -> None:
                     "resumable HDF5 file (dataset x of shape (n, dim, T), per-row alpha, "
                     "and the generation arguments as attributes).",
         epilog="If interrupted, run the same command again to resume from OUT.partial.")
-    p.add_argument("--model", required=True, help=f"one of {', '.join(MODELS)}")
+    p.add_argument("--model", required=True,
+                   help=f"one of {', '.join(MODELS)}, or an AnDi 2 state model "
+                        f"({', '.join(PHENOM_MODELS)}: positions and labels per frame)")
     p.add_argument("--n", required=True, type=int_arg, help="number of trajectories")
     p.add_argument("--T", required=True, type=int_arg, help="positions per trajectory (>= 2)")
     g = p.add_mutually_exclusive_group()
@@ -34,6 +38,11 @@ def add(sub) -> None:
     g.add_argument("--alpha-range", nargs=2, type=float_arg, metavar=("LO", "HI"),
                    help="one alpha per trajectory, uniform in (LO, HI), reproducible from "
                         "(seed, trajectory index)")
+    p.add_argument("--params", default=None, metavar="JSON",
+                   help="a state model's parameters as a JSON object with andi-datasets' "
+                        "names, e.g. '{\"M\": [[0.9, 0.1], [0.1, 0.9]], \"alphas\": [[1, 0], "
+                        "[0.5, 0.01]], \"Ds\": [[1, 0], [0.1, 0]], \"L\": 100}' (or @FILE.json; "
+                        "docs/phenom.md)")
     p.add_argument("--dim", type=int_arg, default=2, help="1, 2 or 3 (default 2)")
     p.add_argument("--start", type=int_arg, default=0,
                    help="index of the first trajectory (default 0): row r is trajectory "
@@ -46,9 +55,34 @@ def add(sub) -> None:
     p.set_defaults(func=run, on_interrupt=RESUMES + " from OUT.partial")
 
 
+def _model_params(args, model):
+    """A state model's ``--params`` as a dict, checked by the model's own checks."""
+    if model not in PHENOM_MODELS:
+        if args.params is not None:
+            raise CLIError(f"argument --params: for the state models ({', '.join(PHENOM_MODELS)}); "
+                           f"{model} takes --alpha or --alpha-range")
+        return None
+    if args.alpha is not None or args.alpha_range is not None:
+        raise CLIError(f"argument --alpha: {model} takes its exponents in --params "
+                       f"('alphas': [mean, variance] per state)")
+    text = args.params or "{}"
+    try:
+        if text.startswith("@"):
+            with open(text[1:], encoding="utf-8") as f:
+                text = f.read()
+        got = json.loads(text)
+    except (OSError, json.JSONDecodeError) as e:
+        raise CLIError(f"argument --params: not a JSON object ({e})") from None
+    if not isinstance(got, dict):
+        raise CLIError(f"argument --params: a JSON object of parameters, got {got!r}")
+    checked("--params", phenom.parameters, model, got)
+    return got
+
+
 def _params(args):
     """The checked generation parameters and the chunk size."""
-    model = checked("--model", V.check_model, args.model)
+    model = checked("--model", V.check_model, args.model, MODELS + PHENOM_MODELS)
+    model_params = _model_params(args, model)
     n = checked("--n", V.check_int, "n", args.n, 1)
     T = checked("--T", V.check_int, "T", args.T, 2, 2**32)
     dim = checked("--dim", V.check_dim, args.dim)
@@ -60,16 +94,16 @@ def _params(args):
         alpha_range = checked("--alpha-range", check_alpha_range, model, *args.alpha_range)
     elif args.alpha is not None:
         alpha = float(checked("--alpha", V.check_alpha, model, args.alpha, 1)[0])
-    elif model != "bm":
+    elif model != "bm" and model_params is None:
         raise CLIError(f"argument --alpha: --alpha or --alpha-range is required for {model} "
                        f"(valid alpha: {V.alpha_range_text(model)})")
-    row_bytes = dim * T * dtype.itemsize
+    row_bytes = (dim + (len(PHENOM_LABELS) if model_params is not None else 0)) * T * dtype.itemsize
     if args.chunk is None:
         chunk = max(1, CLI_CHUNK_BYTES // row_bytes)
     else:
         chunk = checked("--chunk", V.check_int, "chunk", args.chunk, 1)
     params = trajectories.generation_params(model, n, T, dim, seed, start, dtype, alpha,
-                                            alpha_range)
+                                            alpha_range, model_params)
     return params, min(chunk, n)
 
 
@@ -82,7 +116,9 @@ def run(args) -> int:
     if r["status"] != "exists":
         out, n = r["path"], params["n"]
         shape = (n, params["dim"], params["T"])
-        say(args, f"wrote {out}: {n} {params['model']} trajectories, x {shape} "
+        labels = (f" and labels {(n, len(PHENOM_LABELS), params['T'])}"
+                  if params["model"] in PHENOM_MODELS else "")
+        say(args, f"wrote {out}: {n} {params['model']} trajectories, x {shape}{labels} "
                   f"{params['dtype']}, {trajectories.fmt_bytes(os.path.getsize(out))}, in "
                   f"{r['seconds']:.1f} s")
     return 0

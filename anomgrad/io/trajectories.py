@@ -7,13 +7,16 @@ Datasets (all contiguous, allocated when the file is created, never filled)
 
 * ``x``         (n, dim, T) float32 or float64, little endian: the trajectories;
   row ``i`` is trajectory ``start + i`` of ``generate(model, ..., seed=seed)``.
-* ``alpha``     (n,) float64: the anomalous exponent of every row.
-* ``progress``  (1,) int64: rows of ``x`` and ``alpha`` written so far (== n when the
-  file is complete).
+* ``alpha``     (n,) float64: the anomalous exponent of every row (for a state model,
+  the alpha of its first frame).
+* ``labels``    (state models only, docs/phenom.md) (n, 4, T), the dtype of ``x``:
+  alpha, D, kind and state of every frame.
+* ``progress``  (1,) int64: rows written so far (== n when the file is complete).
 
 Root attributes: ``format``, ``format_version``, ``model``, ``n``, ``T``, ``dim``,
 ``seed``, ``start``, ``dtype``, ``alpha`` (only when one alpha was given for all
 rows), ``alpha_range`` and ``alpha_stream`` (only for ``--alpha-range``),
+``model_params`` (a state model's parameters as JSON, andi-datasets' names),
 ``anomgrad_version``, ``created`` (UTC, ISO 8601), ``command`` (the command line) and
 ``args``: a canonical JSON text of the generation parameters.  Two files hold the
 same trajectories exactly when their ``args`` are equal; resuming requires it.
@@ -38,7 +41,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .._version import __version__
-from ..config import STREAM_ALPHA
+from ..config import PHENOM_LABELS, PHENOM_MODELS, STREAM_ALPHA
 from ..generate import generate, range_alphas
 from .h5 import (FileFormatError, FileLockedError, Writer, attr_str, attrs_meta,
                  check_allocated, check_out, check_space, create_table, exclusive, finish, fmt_bytes,
@@ -47,7 +50,8 @@ from .h5 import (FileFormatError, FileLockedError, Writer, attr_str, attrs_meta,
 FORMAT_NAME = "anomgrad-trajectories"
 FORMAT_VERSION = 1
 
-_PARAM_KEYS = ("model", "n", "T", "dim", "seed", "start", "dtype", "alpha", "alpha_range")
+_PARAM_KEYS = ("model", "n", "T", "dim", "seed", "start", "dtype", "alpha", "alpha_range",
+               "model_params")
 
 
 # ---------------------------------------------------------------------------------
@@ -55,11 +59,12 @@ _PARAM_KEYS = ("model", "n", "T", "dim", "seed", "start", "dtype", "alpha", "alp
 
 
 def generation_params(model: str, n: int, T: int, dim: int, seed: int, start: int,
-                      dtype, alpha=None, alpha_range=None) -> dict:
+                      dtype, alpha=None, alpha_range=None, model_params=None) -> dict:
     """The canonical parameters that determine a file's contents.
 
     ``alpha``: one number for all rows (or None: bm's default 1); ``alpha_range``:
-    ``(lo, hi)`` for one uniform draw per trajectory.  Values are assumed validated.
+    ``(lo, hi)`` for one uniform draw per trajectory; ``model_params``: a state model's
+    keyword parameters (a JSON-able dict).  Values are assumed validated.
     """
     return {
         "model": str(model),
@@ -72,13 +77,16 @@ def generation_params(model: str, n: int, T: int, dim: int, seed: int, start: in
         "alpha": None if alpha is None else float(alpha),
         "alpha_range": None if alpha_range is None else [float(alpha_range[0]),
                                                          float(alpha_range[1])],
+        "model_params": None if model_params is None else json.loads(json.dumps(model_params)),
     }
 
 
 def params_json(params: dict) -> str:
-    """Canonical text of :func:`generation_params` (the ``args`` attribute)."""
-    return json.dumps({k: params[k] for k in _PARAM_KEYS}, sort_keys=True,
-                      separators=(",", ":"))
+    """Canonical text of :func:`generation_params` (the ``args`` attribute);
+    ``model_params`` appears only for the state models (older files lack it)."""
+    return json.dumps({k: params.get(k) for k in _PARAM_KEYS
+                       if k != "model_params" or params.get(k) is not None},
+                      sort_keys=True, separators=(",", ":"))
 
 
 def describe_params(params: dict) -> str:
@@ -90,6 +98,8 @@ def describe_params(params: dict) -> str:
             continue
         if k == "alpha_range":
             v = f"{v[0]:g},{v[1]:g}"
+        elif k == "model_params":
+            v = json.dumps(v, sort_keys=True, separators=(",", ":"))
         elif isinstance(v, float):
             v = f"{v:g}"
         parts.append(f"{k}={v}")
@@ -127,10 +137,19 @@ def create(path, params: dict, command: str | None = None, version: str | None =
     a["args"] = params_json(params)
     x_attrs = {"axes": "trajectory, dimension, time",
                "description": f"row i = trajectory start + i of anomgrad.generate"
-                              f"({params['model']!r}, ...), x[..., 0] = 0"}
-    create_table(path, {"x": ((n, dim, T), _H5TYPES[params["dtype"]], x_attrs),
-                        "alpha": ((n,), h5py.h5t.IEEE_F64LE,
-                                  {"description": "anomalous exponent of each row of x"})}, a)
+                              f"({params['model']!r}, ...)"}
+    tables = {"x": ((n, dim, T), _H5TYPES[params["dtype"]], x_attrs),
+              "alpha": ((n,), h5py.h5t.IEEE_F64LE,
+                        {"description": "anomalous exponent of each row of x (state "
+                                        "models: of its first frame)"})}
+    if params["model"] in PHENOM_MODELS:
+        a["model_params"] = json.dumps(params["model_params"] or {}, sort_keys=True)
+        tables["labels"] = ((n, len(PHENOM_LABELS), T), _H5TYPES[params["dtype"]],
+                            {"axes": "trajectory, label, time",
+                             "channels": ", ".join(PHENOM_LABELS),
+                             "description": "per frame: alpha, D, kind (0 immobile, 1 "
+                                            "confined, 2 free, 3 directed), state number"})
+    create_table(path, tables, a)
 
 
 # ---------------------------------------------------------------------------------
@@ -182,6 +201,7 @@ def _inspect_open(path: str, f: h5py.File, size: int) -> dict:
             raise FileFormatError(f"{path}: corrupt anomgrad file (dataset {name!r} missing)")
     args = attr_str(attrs["args"])
     p = json.loads(args)
+    p.setdefault("model_params", None)  # files of the theory models do not name it
     missing = [k for k in _PARAM_KEYS if k not in p]
     if missing:
         raise FileFormatError(f"{path}: corrupt anomgrad file ('args' lacks {missing})")
@@ -191,7 +211,13 @@ def _inspect_open(path: str, f: h5py.File, size: int) -> dict:
             or pr.shape != (1,):
         raise FileFormatError(f"{path}: corrupt anomgrad file (x has shape {x.shape} "
                               f"{x.dtype}, expected {(n, dim, T)} {p['dtype']})")
-    for d in (x, al, pr):
+    lab = None
+    if p["model"] in PHENOM_MODELS:
+        lab = f.get("labels")
+        if not isinstance(lab, h5py.Dataset) or lab.shape != (n, len(PHENOM_LABELS), T):
+            raise FileFormatError(f"{path}: corrupt anomgrad file (labels missing or not "
+                                  f"{(n, len(PHENOM_LABELS), T)})")
+    for d in (x, al, pr) + ((lab,) if lab is not None else ()):
         check_allocated(path, d, size)
     rows = int(pr[0])
     if not 0 <= rows <= n:
@@ -206,7 +232,8 @@ def read_trajectories(path, rows=None):
     ``rows``: None (all), an int, a slice, or a 1-D array of row indices.  ``x`` has
     shape ``(len(rows), dim, T)`` (``(dim, T)`` for an int).  ``meta`` is a dict with
     the file's attributes (``model``, ``T``, ``dim``, ``seed``, ``start``, ...), the
-    per-row ``alpha`` of the selected rows, ``rows`` (the selected row indices),
+    per-row ``alpha`` of the selected rows, for a state model their ``labels``
+    ``(len(rows), 4, T)``, ``rows`` (the selected row indices),
     ``rows_written`` and ``complete``.  Rows not yet written in an incomplete
     (``.partial``) file cannot be read.
     """
@@ -237,24 +264,23 @@ def read_trajectories(path, rows=None):
         raise ValueError(f"{path}: only {written} of {n} rows are written (incomplete file); "
                          f"cannot read row {int(idx.max())}")
     with h5py.File(path, "r") as f:
+        names = [k for k in ("x", "alpha", "labels") if k in f]
         if isinstance(sel, slice):
-            x = f["x"][sel]
-            alpha = f["alpha"][sel]
+            got = {k: f[k][sel] for k in names}
         elif idx.size == 0:
-            x = np.empty((0,) + f["x"].shape[1:], f["x"].dtype)
-            alpha = np.empty(0, np.float64)
+            got = {k: np.empty((0,) + f[k].shape[1:], f[k].dtype) for k in names}
         else:
             order = np.argsort(idx, kind="stable")
             uniq, inv = np.unique(idx[order], return_inverse=True)
-            xs = f["x"][uniq]
-            als = f["alpha"][uniq]
             back = np.empty_like(order)
             back[order] = np.arange(idx.size)
-            x = xs[inv][back]
-            alpha = als[inv][back]
+            got = {k: f[k][uniq][inv][back] for k in names}
+    x, alpha = got["x"], got["alpha"]
     meta = attrs_meta(info["attrs"], lists=False)
     meta.update(alpha=alpha, rows=idx, rows_written=written, complete=info["complete"],
                 params=info["params"])
+    if "labels" in got:  # a state model's labels per frame (docs/phenom.md)
+        meta["labels"] = got["labels"][0] if scalar else got["labels"]
     if "alpha" in info["attrs"]:
         meta["alpha_scalar"] = float(info["attrs"]["alpha"])
     if scalar:
@@ -339,9 +365,29 @@ def write(out, params: dict, *, chunk: int, overwrite: bool = False, progress: b
         return _write(out, params, chunk, overwrite, progress, command, say)
 
 
-def _store(w, x, alpha) -> int:
-    w.write_rows(x=x, alpha=alpha)
+def _store(w, x, alpha, labels=None) -> int:
+    if labels is None:
+        w.write_rows(x=x, alpha=alpha)
+    else:
+        w.write_rows(x=x, alpha=alpha, labels=labels)
     return len(x)
+
+
+def _chunk(params, r0, m, buf):
+    """Rows ``r0 .. r0 + m - 1`` of the file: ``(x, alpha, labels or None)``."""
+    seed, start, lo_hi = params["seed"], params["start"], params["alpha_range"]
+    if params["model"] in PHENOM_MODELS:
+        x, lab = generate(params["model"], m, params["T"], None, params["dim"], seed,
+                          start=start + r0, dtype=params["dtype"],
+                          out=(buf[0][:m], buf[1][:m]), **(params["model_params"] or {}))
+        return x, lab[:, 0, 0].astype(np.float64), lab
+    if lo_hi is not None:
+        alpha = range_alphas(seed, start + r0, m, lo_hi[0], lo_hi[1])
+    else:
+        alpha = np.full(m, 1.0 if params["alpha"] is None else params["alpha"])
+    x = generate(params["model"], m, params["T"], alpha, params["dim"], seed,
+                 start=start + r0, dtype=params["dtype"], out=buf[0][:m])
+    return x, alpha, None
 
 
 def _write(out, params, chunk, overwrite, progress, command, say) -> dict:
@@ -355,35 +401,33 @@ def _write(out, params, chunk, overwrite, progress, command, say) -> dict:
     if not os.path.lexists(partial):
         extra = {"alpha_stream": np.int64(STREAM_ALPHA)} if params["alpha_range"] else {}
         create(partial, params, command=command, version=__version__, extra_attrs=extra)
-    row_bytes = params["dim"] * params["T"] * np.dtype(params["dtype"]).itemsize + 8
+    phenom = params["model"] in PHENOM_MODELS
+    channels = params["dim"] + (len(PHENOM_LABELS) if phenom else 0)
+    row_bytes = channels * params["T"] * np.dtype(params["dtype"]).itemsize + 8
     t0 = time.perf_counter()
     with Writer(partial) as w:
         done = w.rows_done
         check_space(partial, n * row_bytes, (n - done) * row_bytes)
         if done:
             say(f"resuming {partial}: {done} of {n} trajectories already written")
-        seed, start, lo_hi = params["seed"], params["start"], params["alpha_range"]
         with tqdm(total=n, initial=done, unit="traj", unit_scale=True, disable=not progress,
                   desc=params["model"], file=sys.stderr, mininterval=0.5) as bar:
             # double buffering: chunk k+1 is generated (the kernels release the GIL) while
             # a writer thread stores chunk k; writes stay in order, one at a time, so the
             # progress recorded after each is as without the thread (resume unchanged)
-            shape = (min(chunk, n - done), params["dim"], params["T"])
-            bufs = [np.empty(shape, params["dtype"]) for _ in range(2 if n - done > chunk else 1)]
+            rows = min(chunk, n - done)
+            shapes = [(rows, params["dim"], params["T"])]
+            if phenom:
+                shapes.append((rows, len(PHENOM_LABELS), params["T"]))
+            bufs = [[np.empty(s, params["dtype"]) for s in shapes]
+                    for _ in range(2 if n - done > chunk else 1)]
             writing = None
             with ThreadPoolExecutor(1, thread_name_prefix="anomgrad-write") as pool:
                 for k, r0 in enumerate(range(done, n, chunk)):
-                    m = min(chunk, n - r0)
-                    if lo_hi is not None:
-                        alpha = range_alphas(seed, start + r0, m, lo_hi[0], lo_hi[1])
-                    else:
-                        alpha = np.full(m, 1.0 if params["alpha"] is None else params["alpha"])
-                    x = generate(params["model"], m, params["T"], alpha, params["dim"], seed,
-                                 start=start + r0, dtype=params["dtype"],
-                                 out=bufs[k % len(bufs)][:m])
+                    x, alpha, lab = _chunk(params, r0, min(chunk, n - r0), bufs[k % len(bufs)])
                     if writing is not None:
                         bar.update(writing.result())
-                    writing = pool.submit(_store, w, x, alpha)
+                    writing = pool.submit(_store, w, x, alpha, lab)
                 if writing is not None:
                     bar.update(writing.result())
     finish(partial, out)

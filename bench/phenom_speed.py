@@ -1,0 +1,55 @@
+"""Trajectories per second of the AnDi 2 state models, anomgrad against andi-datasets
+2.1.13 (``models_phenom``), T = 200, 2-D, the six configurations of the fidelity test
+(tests/phenom_stats.py).  docs/benchmarks.md records the table.
+
+    python bench/phenom_speed.py                      # anomgrad, float32, all threads
+    /tmp/andi/bin/python bench/phenom_speed.py --andi # andi-datasets, in its own venv
+
+andi-datasets pins numpy <= 1.26.4: make its venv with
+``python -m venv /tmp/andi && /tmp/andi/bin/pip install andi-datasets==2.1.13``.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+from phenom_stats import CONFIGS, T  # noqa: E402
+
+
+def rate(fn, n, seconds):
+    fn(min(n, 64))  # compile / warm up
+    done, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        fn(n)
+        done += n
+    return done / (time.perf_counter() - t0)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--andi", action="store_true", help="time andi-datasets instead")
+    p.add_argument("--n", type=int, default=None, help="trajectories per call")
+    p.add_argument("--seconds", type=float, default=5.0)
+    a = p.parse_args()
+    if a.andi:
+        from andi_datasets.models_phenom import models_phenom
+
+        np.random.seed(0)
+        mp = models_phenom()
+        gen = lambda m, kw: lambda n: getattr(mp, m)(N=n, T=T, **kw)  # noqa: E731
+        n = a.n or 200
+    else:
+        import anomgrad as ag
+
+        gen = lambda m, kw: lambda n: ag.generate(m, n, T, seed=0, **kw)  # noqa: E731
+        n = a.n or 20_000
+    for name, model, params in CONFIGS:
+        print(f"{name:18s} {rate(gen(model, params), n, a.seconds):10.0f} traj/s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
