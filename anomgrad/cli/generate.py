@@ -20,6 +20,7 @@ from .. import phenom
 from ..config import CLI_CHUNK_BYTES, MODELS, PHENOM_LABELS, PHENOM_MODELS
 from ..generate import check_alpha_range
 from ..io import trajectories
+from ..io.atomic import atomic_savefig
 from ._common import OVERWRITE, QUIET, RESUMES, SEED, CLIError, checked, float_arg, int_arg, say
 def add(sub) -> None:
     p = sub.add_parser(
@@ -43,6 +44,9 @@ def add(sub) -> None:
                         "names, e.g. '{\"M\": [[0.9, 0.1], [0.1, 0.9]], \"alphas\": [[1, 0], "
                         "[0.5, 0.01]], \"Ds\": [[1, 0], [0.1, 0]], \"L\": 100}' (or @FILE.json; "
                         "docs/phenom.md)")
+    p.add_argument("--figure", action="store_true",
+                   help="state models: also draw the first track with its labels per frame "
+                        "(OUT without .h5, + -track0.png)")
     p.add_argument("--dim", type=int_arg, default=2, help="1, 2 or 3 (default 2)")
     p.add_argument("--start", type=int_arg, default=0,
                    help="index of the first trajectory (default 0): row r is trajectory "
@@ -107,8 +111,22 @@ def _params(args):
     return params, min(chunk, n)
 
 
+def _figure(path: str, params: dict) -> str:
+    """The first track of the file with its labels (``--figure``), as a PNG beside it."""
+    from ..phenom.figure import track_figure  # lazy: matplotlib
+
+    x, meta = trajectories.read_trajectories(path, rows=slice(0, 1))
+    png = os.path.splitext(path)[0] + "-track0.png"
+    atomic_savefig(track_figure(x, meta["labels"], 0, title=f"{params['model']}, track 0 "
+                                f"(seed {params['seed']}, start {params['start']})"), png)
+    return png
+
+
 def run(args) -> int:
     params, chunk = _params(args)
+    if args.figure and params["model"] not in PHENOM_MODELS:
+        raise CLIError(f"argument --figure: draws a state model's labels "
+                       f"({', '.join(PHENOM_MODELS)}), not {params['model']}")
     command = shlex.join(["anomgrad"] + list(args.argv))
     r = trajectories.write(args.out, params, chunk=chunk, overwrite=args.overwrite,
                            progress=not args.quiet, command=command,
@@ -121,4 +139,6 @@ def run(args) -> int:
         say(args, f"wrote {out}: {n} {params['model']} trajectories, x {shape}{labels} "
                   f"{params['dtype']}, {trajectories.fmt_bytes(os.path.getsize(out))}, in "
                   f"{r['seconds']:.1f} s")
+    if args.figure:
+        say(args, f"wrote {_figure(r['path'], params)}")
     return 0

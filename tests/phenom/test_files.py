@@ -84,3 +84,12 @@ def test_parameters_from_a_file_and_theory_files_unchanged(tmp_path):
                  "--out", str(tmp_path / "f.h5"), "--quiet"]) == 0
     with h5py.File(tmp_path / "f.h5") as f:  # the args text of a theory file is as before
         assert "model_params" not in json.loads(f.attrs["args"]) and "labels" not in f
+
+
+def test_figure_draws_the_first_track_with_its_labels(tmp_path, capsys):
+    assert cli(tmp_path / "g.h5", "--figure") == 0
+    png = tmp_path / "g-track0.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    assert main(["generate", "--model", "fbm", "--n", "5", "--T", "20", "--alpha", "0.5",
+                 "--out", str(tmp_path / "f.h5"), "--figure", "--quiet"]) == 2
+    assert "--figure" in capsys.readouterr().err and not (tmp_path / "f.h5").exists()
