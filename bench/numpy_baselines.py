@@ -117,3 +117,19 @@ def attm(n, T, alpha, dim, rng, dtype=np.float32):
 
 
 BASELINES = {"fbm": fbm, "ctrw": ctrw, "lw": lw, "attm": attm, "sbm": sbm, "bm": bm}
+
+
+def multi_state(n, T, rng, M=((0.9, 0.1), (0.1, 0.9)), D=(1.0, 0.1), dtype=np.float32):
+    """andi-datasets' multi_state at its defaults (alpha 1 in both states: white steps),
+    vectorised over trajectories: the chain frame by frame, steps of variance 2 D of the
+    previous frame's state, labels (alpha, D, kind, state) per frame."""
+    cdf = np.cumsum(np.asarray(M, float), axis=1)
+    D = np.asarray(D, float)
+    state = np.empty((n, T), np.int64)
+    state[:, 0] = rng.integers(len(D), size=n)
+    u = rng.random((n, T - 1))
+    for t in range(1, T):
+        state[:, t] = (u[:, t - 1][:, None] >= cdf[state[:, t - 1]][:, :-1]).sum(axis=1)
+    steps = rng.standard_normal((n, 2, T - 1)) * np.sqrt(2 * D[state[:, :-1]])[:, None, :]
+    labels = np.stack([np.ones((n, T)), D[state], np.full((n, T), 2.0), state], axis=1)
+    return _finish(steps, dtype), labels.astype(dtype)

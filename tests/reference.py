@@ -216,6 +216,8 @@ def ref_states(seed, traj, T, dim, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, bo
     same random numbers (the streams docs/rng.md and anomgrad/phenom/kernel.py name,
     read through ``anomgrad.rng``): states by loops, each fGn run by a Cholesky factor
     of its covariance matrix (the kernel uses Durbin-Levinson), a box by reflections.
+    single_state with correlated steps is ``sqrt(2 D)`` times the steps of anomgrad's
+    FBM of the same (seed, trajectory), as docs/phenom.md says.
     Returns float64 positions (dim, T) and labels (4, T)."""
     from anomgrad import rng  # the documented draws, not the kernel's code
 
@@ -252,6 +254,12 @@ def ref_states(seed, traj, T, dim, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, bo
     z = np.stack([rng.normals(seed, traj, 16 + a, T - 1)[0] for a in range(dim)])
     steps = np.zeros((dim, T - 1))
     t0 = 0
+    if S == 1 and not (a_sd[0] == 0 and a_mean[0] == 1):  # single_state: one fGn run,
+        import anomgrad as ag  # anomgrad's FBM (tested against a Cholesky reference)
+
+        f = ag.generate("fbm", 1, T, alpha[0], dim, seed, start=traj, dtype=np.float64)[0]
+        steps = math.sqrt(2 * D[0]) * np.diff(f, axis=-1)
+        t0 = T - 1
     while t0 < T - 1:  # runs of steps under one state (step t uses the state at t - 1)
         t1 = t0
         while t1 < T - 1 and state[t1] == state[t0]:

@@ -23,6 +23,7 @@ import numpy as np
 from .. import _validate as V
 from ..config import (PHENOM_BOUND_ALPHA, PHENOM_BOUND_D, PHENOM_LABELS, PHENOM_MAX_DRAWS,
                       PHENOM_MODELS)
+from ..models import fbm
 from ..models._common import seed_words
 from . import kernel as K
 
@@ -151,6 +152,30 @@ _ERRORS = {
 }
 
 
+SCRATCH_BYTES = 4 * 2**20  # float64 fBm per batch of single_state (reused: fresh pages cost)
+
+
+def _single_fbm(x, lab, kw, seed, start, err) -> None:
+    """single_state with correlated steps: one fGn over all T - 1 steps, so anomgrad's
+    exact circulant-embedding FBM (``models.fbm``, O(T log T)) of each trajectory's
+    alpha, then :func:`.kernel.single_finish` (D, start, box, labels).  (A constant
+    alpha = 1 takes the kernel's white-noise path.)"""
+    n, dim, T = x.shape
+    k0, k1 = seed_words(seed)
+    alpha, D = np.empty((n, 1)), np.empty((n, 1))
+    K.params_kernel(kw["a_mean"], kw["a_sd"], kw["d_mean"], kw["d_sd"], kw["eps"],
+                    kw["gam"], k0, k1, np.uint64(start), alpha, D, err)
+    if err.any():
+        return
+    batch = max(1, min(n, SCRATCH_BYTES // (8 * dim * T)))
+    f = np.empty((batch, dim, T))
+    for lo in range(0, n, batch):
+        hi = min(n, lo + batch)
+        fbm.generate_cpu(f[:hi - lo], alpha[lo:hi, 0], seed, start + lo)
+        K.single_finish(x[lo:hi], lab[lo:hi], f[:hi - lo], alpha[lo:hi, 0], D[lo:hi, 0],
+                        kw["box"], k0, k1, np.uint64(start + lo))
+
+
 def generate(model: str, n: int, T: int, dim: int, seed: int, start: int, dtype, out,
              params: dict):
     """``(x, labels)`` of ``n`` trajectories of ``model`` (checked by ``ag.generate``)."""
@@ -171,9 +196,12 @@ def generate(model: str, n: int, T: int, dim: int, seed: int, start: int, dtype,
     x, lab = out
     err = np.zeros(n, np.int64)
     k0, k1 = seed_words(seed)
-    K.states_kernel(x, lab, kw["cdf"], kw["a_mean"], kw["a_sd"], kw["d_mean"], kw["d_sd"],
-                    kw["eps"], kw["gam"], kw["box"], kw["init_state"], k0, k1,
-                    np.uint64(start), err)
+    if model == "single_state" and not (kw["a_sd"][0] == 0 and kw["a_mean"][0] == 1.0):
+        _single_fbm(x, lab, kw, seed, start, err)
+    else:
+        K.states_kernel(x, lab, kw["cdf"], kw["a_mean"], kw["a_sd"], kw["d_mean"],
+                        kw["d_sd"], kw["eps"], kw["gam"], kw["box"], kw["init_state"], k0,
+                        k1, np.uint64(start), err)
     if err.any():
         i = int(np.flatnonzero(err)[0])
         msg = _ERRORS[int(err[i])].format(*PHENOM_BOUND_ALPHA, K.PHENOM_MAX_TRUNC,

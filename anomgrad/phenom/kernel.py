@@ -234,3 +234,42 @@ def states_kernel(x, lab, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box, init_s
             err[i] = _one(x, lab, i, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box,
                           init_state, k0, k1, _U64(start) + _U64(i), alpha, D, state, words,
                           z, zw, y, g, phi, tmp)
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def params_kernel(a_mean, a_sd, d_mean, d_sd, eps, gam, k0, k1, start, alpha, D, err):
+    """alpha, D (n, S) of every trajectory's states and err (n,) error codes."""
+    for i in prange(alpha.shape[0]):
+        err[i] = _state_parameters(a_mean, a_sd, d_mean, d_sd, eps, gam, k0, k1,
+                                   _U64(start) + _U64(i), alpha[i], D[i])
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def single_finish(x, lab, f, alpha, D, box, k0, k1, start):
+    """single_state from unit fBm ``f`` (n, dim, T) float64, positions from 0: steps
+    times sqrt(2 D), the start (0, or L U from words 1..dim of stream 0), the box's
+    reflections, the labels (one state)."""
+    n, dim, T = x.shape
+    for i in prange(n):
+        traj = _U64(start) + _U64(i)
+        w0, w1, w2, w3 = block(k0, k1, traj, _U32(STREAM_PARAMS), 0)
+        ws = (w1, w2, w3)
+        c = math.sqrt(2.0 * D[i])
+        for a in range(dim):
+            p = box * uniform_of(ws[a]) if box > 0.0 else 0.0
+            x[i, a, 0] = p
+            for t in range(1, T):
+                p += c * (f[i, a, t] - f[i, a, t - 1])
+                if box > 0.0:
+                    while p > box or p < 0.0:
+                        if p > box:
+                            p = 2.0 * box - p
+                        if p < 0.0:
+                            p = -p
+                x[i, a, t] = p
+        kind = DIRECTED if alpha[i] >= PHENOM_ALPHA_DIRECTED else FREE
+        for t in range(T):
+            lab[i, 0, t] = alpha[i]
+            lab[i, 1, t] = D[i]
+            lab[i, 2, t] = kind
+            lab[i, 3, t] = 0
