@@ -27,7 +27,7 @@ MODELS = tuple(ALPHA_RANGES)
 
 # The AnDi 2 phenomenological models (andi-datasets 2.1.13 ``models_phenom``; docs/phenom.md):
 # positions with a label per frame.  Bounds and labels as andi-datasets sets them.
-PHENOM_MODELS = ("single_state", "multi_state")
+PHENOM_MODELS = ("single_state", "multi_state", "immobile_traps")
 PHENOM_BOUND_ALPHA = (0.0, 1.999)  # truncated-normal draws of a state's alpha, inclusive
 PHENOM_BOUND_D = (1e-12, 1e6)  # ... and of its diffusion coefficient
 PHENOM_ALPHA_DIRECTED = 1.9  # alpha >= this is labelled directed motion
@@ -48,6 +48,7 @@ STREAM_CUT = 49  # random cut lengths
 STREAM_ALPHA = 64  # per-trajectory alpha: `anomgrad generate --alpha-range`, ResAnDi datasets
 STREAM_SHUFFLE = 65  # row-order key of ResAnDi dataset files
 STREAM_STATE_PARAMS = 128  # 128 + 2 s, 129 + 2 s: normals of state s's alpha and D (phenom)
+STREAM_FIELD = 96  # a state model's field (traps), drawn from the seed alone (counter 0)
 
 # Work sizes.
 FBM_CHUNK_BYTES = 64 * 2**20  # complex scratch per FFT batch

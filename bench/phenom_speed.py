@@ -40,7 +40,10 @@ def main():
 
         np.random.seed(0)
         mp = models_phenom()
-        gen = lambda m, kw: lambda n: getattr(mp, m)(N=n, T=T, **kw)  # noqa: E731
+        def gen(m, kw):
+            if m == "immobile_traps":  # andi needs the number of traps beside their positions
+                kw = dict(kw, traps_pos=np.array(kw["traps_pos"]), Nt=len(kw["traps_pos"]))
+            return lambda n: getattr(mp, m)(N=n, T=T, **kw)
         n = a.n or 200
     else:
         import anomgrad as ag

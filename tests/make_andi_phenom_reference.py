@@ -28,10 +28,13 @@ def main():
         t0 = time.perf_counter()
         if model == "multi_state":
             trajs, labels = mp.multi_state(N=N, T=T, return_state_num=True, **params)
+        elif model == "immobile_traps":
+            params = dict(params, traps_pos=np.array(params["traps_pos"]))
+            trajs, labels = mp.immobile_traps(N=N, T=T, Nt=len(params["traps_pos"]), **params)
         else:
             trajs, labels = mp.single_state(N=N, T=T, **params)
         rate = N / (time.perf_counter() - t0)
-        out[name] = statistics(*from_andi(trajs, labels))
+        out[name] = statistics(*from_andi(trajs, labels, model))
         out[name + "/rate"] = rate
         print(f"{name:18s} {rate:9.0f} traj/s", flush=True)
     path = os.path.join(os.path.dirname(__file__), "data", "andi-datasets-2.1.13-phenom.npz")

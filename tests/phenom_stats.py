@@ -10,6 +10,9 @@ two-sample KS test compares independent samples.
 import numpy as np
 
 N, T = 2000, 200
+# fixed trap fields (andi-datasets draws one per call; the comparison needs the same one)
+TRAPS_20 = [[12.502, 17.944], [15.514, 4.504], [6.003, 17.471], [0.105, 16.425], [15.941, 9.359], [6.061, 5.569], [5.097, 8.902], [10.091, 11.07], [19.91, 15.853], [12.444, 19.779], [4.306, 3.204], [12.251, 0.879], [0.714, 10.298], [9.324, 18.343], [12.585, 10.282], [9.937, 4.95], [0.236, 3.848], [13.841, 4.012], [7.391, 0.075], [16.601, 3.089], [5.352, 17.607], [10.196, 16.943], [12.794, 14.835], [1.83, 10.823], [10.155, 17.427], [7.225, 11.964], [1.185, 7.753], [6.461, 3.004], [16.327, 7.589], [19.575, 11.8]]
+TRAPS_10 = [[6.051, 6.38], [6.765, 1.508], [4.403, 2.396], [4.025, 0.967], [9.678, 2.15]]
 # (name, model, parameters as andi-datasets takes them)
 CONFIGS = [
     ("single-default", "single_state", {}),
@@ -23,6 +26,11 @@ CONFIGS = [
         "M": [[0.9, 0.05, 0.05], [0.02, 0.96, 0.02], [0.1, 0.0, 0.9]],
         "alphas": [[1.5, 0.02], [1.0, 0.02], [0.5, 0.02]], "epsilon_a": [0.2, 0.2],
         "Ds": [[1.0, 0.02], [0.5, 0.01], [0.1, 0.001]], "gamma_d": [0.8, 0.8], "L": 50.0}),
+    ("traps-fgn", "immobile_traps", {"L": 20.0, "r": 1.0, "Pb": 0.3, "Pu": 0.05,
+                                     "alphas": [0.6, 0.01], "Ds": [1.0, 0.1],
+                                     "traps_pos": TRAPS_20}),
+    ("traps-white", "immobile_traps", {"L": 10.0, "r": 1.5, "Pb": 0.5, "Pu": 0.2,
+                                       "traps_pos": TRAPS_10}),
 ]
 LAGS = (1, 10, 50)
 T0 = 100  # displacements from frame T0
@@ -48,8 +56,11 @@ def statistics(x, lab):
     return np.stack(cols, axis=1)
 
 
-def from_andi(trajs, labels):
-    """andi's (T, N, 2) trajectories and (T, N, 3 or 4) labels as (N, 2, T), (N, 4, T)."""
+def from_andi(trajs, labels, model=None):
+    """andi's (T, N, 2) trajectories and (T, N, 3 or 4) labels as (N, 2, T), (N, 4, T);
+    immobile_traps' state (1 trapped) is where its alpha label is 0."""
     lab = np.zeros((labels.shape[1], 4, labels.shape[0]))
     lab[:, :labels.shape[2]] = labels.transpose(1, 2, 0)
+    if model == "immobile_traps":
+        lab[:, 3] = lab[:, 0] == 0
     return trajs.transpose(1, 2, 0), lab

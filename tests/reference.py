@@ -281,3 +281,42 @@ def ref_states(seed, traj, T, dim, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, bo
     lab = np.stack([alpha[state], D[state], np.where(alpha[state] >= 1.9, 3.0, 2.0),
                     state.astype(np.float64)])
     return x, lab
+
+
+def ref_traps(seed, traj, T, traps, a_mean, a_sd, d_mean, d_sd, box, r, Pu, Pb):
+    """One trajectory of anomgrad's immobile_traps, from docs/phenom.md with the same
+    random numbers: alpha and D as state 0 of :func:`ref_states`, binding and unbinding
+    frame by frame, every run of free steps a fresh fGn by a Cholesky factor (row k of
+    the factor of the T - 1 step covariance is step k of a run), reflections in the box."""
+    from anomgrad import rng
+
+    lab_s = ref_states(seed, traj, 2, 1, np.ones((1, 1)), [a_mean], [a_sd], [d_mean],
+                       [d_sd], [0.0], [1.0], 0.0, 0)[1]
+    alpha, D = lab_s[0, 0], lab_s[1, 0]
+    kind = 3.0 if alpha >= 1.9 else 2.0
+    g = fgn_autocovariance(alpha / 2.0, T - 2)
+    k = np.arange(T - 1)
+    C = np.linalg.cholesky(g[np.abs(k[:, None] - k[None, :])])
+    z = np.stack([rng.normals(seed, traj, 16 + a, T - 1)[0] for a in range(2)])
+    u = rng.uniforms(seed, traj, 1, 2 * (T - 1))[0]
+    x = np.zeros((2, T))
+    x[:, 0] = box * rng.uniforms(seed, traj, 0, 4)[0, 1:3]
+    lab = np.zeros((4, T))
+    lab[:, 0] = alpha, D, kind, 0
+    bound, run = False, 0
+    for t in range(1, T):
+        free_again = not (u[2 * (t - 1)] < Pu and bound)
+        near = any(math.hypot(*(x[:, t - 1] - p)) < r for p in np.asarray(traps))
+        bound = (bound and free_again) or (free_again and u[2 * t - 1] < Pb and near)
+        if bound:
+            x[:, t], lab[:, t], run = x[:, t - 1], (0, 0, 0, 1), 0
+            continue
+        t0 = t - 1 - run  # the run's first step
+        step = C[run, :run + 1] @ z[:, t0:t].T
+        run += 1
+        x[:, t] = x[:, t - 1] + math.sqrt(2 * D) * step
+        for a in range(2):
+            while not 0 <= x[a, t] <= box:
+                x[a, t] = 2 * box - x[a, t] if x[a, t] > box else -x[a, t]
+        lab[:, t] = alpha, D, kind, 0
+    return x, lab

@@ -22,10 +22,11 @@ import numpy as np
 
 from .. import _validate as V
 from ..config import (PHENOM_BOUND_ALPHA, PHENOM_BOUND_D, PHENOM_LABELS, PHENOM_MAX_DRAWS,
-                      PHENOM_MODELS)
+                      PHENOM_MODELS, STREAM_FIELD)
 from ..models import fbm
 from ..models._common import seed_words
 from . import kernel as K
+from . import traps as T_
 
 # andi-datasets' defaults, per model
 DEFAULTS = {
@@ -33,7 +34,10 @@ DEFAULTS = {
     "multi_state": {"M": [[0.9, 0.1], [0.1, 0.9]], "Ds": [[1.0, 0.0], [0.1, 0.0]],
                     "alphas": [[1.0, 0.0], [1.0, 0.0]], "gamma_d": None, "epsilon_a": None,
                     "L": None, "init_state": None},
+    "immobile_traps": {"L": 100.0, "r": 1.0, "Pu": 0.1, "Pb": 0.01, "Ds": [1.0, 0.0],
+                       "alphas": [1.0, 0.0], "Nt": 10, "traps_pos": None},
 }
+TWO_D = ("immobile_traps",)  # andi-datasets makes these in 2-D only
 ROW_SUM_TOL = math.sqrt(np.finfo(np.float64).eps)  # numpy's choice() tolerance on p
 
 
@@ -113,6 +117,32 @@ def _constraint(name, v, S, neutral):
     return a if S > 1 else np.full(1, neutral)
 
 
+def _probability(name, v) -> float:
+    v = _number(name, v)
+    if not 0.0 <= v <= 1.0:
+        raise ValueError(f"{name} is a probability per frame: it must lie in [0, 1], got {v:g}")
+    return v
+
+
+def _traps(p: dict, L: float) -> dict:
+    """immobile_traps' own parameters: the trap radius, the binding and unbinding
+    probabilities, the traps (given, or their number, drawn from the seed)."""
+    r = _number("r", p["r"])
+    if r <= 0:
+        raise ValueError(f"r (the traps' radius) must be > 0, got {r:g}")
+    out = {"r": r, "Pu": _probability("Pu", p["Pu"]), "Pb": _probability("Pb", p["Pb"])}
+    if p["traps_pos"] is not None:
+        t = np.asarray(p["traps_pos"], np.float64)
+        if t.ndim != 2 or t.shape[1] != 2 or not np.isfinite(t).all():
+            raise ValueError(f"traps_pos must be finite positions (Nt, 2), got shape {t.shape}")
+        if "Nt" in p and p["Nt"] != DEFAULTS["immobile_traps"]["Nt"] and p["Nt"] != len(t):
+            raise ValueError(f"Nt = {p['Nt']} but traps_pos holds {len(t)} traps")
+        out["traps"] = np.ascontiguousarray(t)
+    else:
+        out["Nt"] = V.check_int("Nt", p["Nt"], 0, 10**7)
+    return out
+
+
 def parameters(model: str, params: dict) -> dict:
     """The checked kernel arguments of ``model`` from andi-style ``params``."""
     unknown = sorted(set(params) - set(DEFAULTS[model]))
@@ -120,22 +150,24 @@ def parameters(model: str, params: dict) -> dict:
         raise TypeError(f"{model} takes no parameter {unknown[0]!r}; its parameters: "
                         f"{', '.join(DEFAULTS[model])}")
     p = {**DEFAULTS[model], **params}
-    M = np.ones((1, 1)) if model == "single_state" else check_matrix(p["M"])
+    M = check_matrix(p["M"]) if model == "multi_state" else np.ones((1, 1))
     S = M.shape[0]
     a_mean, a_sd = _per_state("alphas", p["alphas"], S, "alpha", PHENOM_BOUND_ALPHA)
     d_mean, d_sd = _per_state("Ds", p["Ds"], S, "D", PHENOM_BOUND_D)
     L = p["L"]
-    if L is not None:
+    if L is not None or model in TWO_D:
         L = _number("L", L)
         if L <= 0:
-            raise ValueError(f"L (the side of the box) must be > 0, or None for free space, "
-                             f"got {L:g}")
+            raise ValueError(f"L (the side of the box) must be > 0"
+                             f"{'' if model in TWO_D else ', or None for free space'}, got "
+                             f"{L:g}")
     init = p.get("init_state")
     if init is not None:
         init = V.check_int("init_state", init, 0, S - 1)
     cdf = np.cumsum(M, axis=1)
     cdf /= cdf[:, -1:]
-    return dict(cdf=cdf, a_mean=a_mean, a_sd=a_sd, d_mean=d_mean, d_sd=d_sd,
+    extra = _traps(p, L) if model == "immobile_traps" else {}
+    return dict(extra, cdf=cdf, a_mean=a_mean, a_sd=a_sd, d_mean=d_mean, d_sd=d_sd,
                 eps=_constraint("epsilon_a", p.get("epsilon_a"), S, 0.0),
                 gam=_constraint("gamma_d", p.get("gamma_d"), S, 1.0),
                 box=0.0 if L is None else L, init_state=-1 if init is None else init)
@@ -181,6 +213,8 @@ def generate(model: str, n: int, T: int, dim: int, seed: int, start: int, dtype,
     """``(x, labels)`` of ``n`` trajectories of ``model`` (checked by ``ag.generate``)."""
     if model not in PHENOM_MODELS:
         raise ValueError(f"unknown state model {model!r}; valid: {', '.join(PHENOM_MODELS)}")
+    if model in TWO_D and dim != 2:
+        raise ValueError(f"{model} is two-dimensional (as andi-datasets makes it); got dim={dim}")
     kw = parameters(model, params)
     shapes = ((n, dim, T), (n, len(PHENOM_LABELS), T))
     if out is None:
@@ -196,7 +230,13 @@ def generate(model: str, n: int, T: int, dim: int, seed: int, start: int, dtype,
     x, lab = out
     err = np.zeros(n, np.int64)
     k0, k1 = seed_words(seed)
-    if model == "single_state" and not (kw["a_sd"][0] == 0 and kw["a_mean"][0] == 1.0):
+    if model == "immobile_traps":
+        traps = kw.get("traps")
+        if traps is None:
+            traps = T_.field((k0, k1), kw["Nt"], kw["box"], STREAM_FIELD)
+        T_.traps_kernel(x, lab, traps, kw["a_mean"], kw["a_sd"], kw["d_mean"], kw["d_sd"],
+                        kw["box"], kw["r"], kw["Pu"], kw["Pb"], k0, k1, np.uint64(start), err)
+    elif model == "single_state" and not (kw["a_sd"][0] == 0 and kw["a_mean"][0] == 1.0):
         _single_fbm(x, lab, kw, seed, start, err)
     else:
         K.states_kernel(x, lab, kw["cdf"], kw["a_mean"], kw["a_sd"], kw["d_mean"],

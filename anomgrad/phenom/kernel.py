@@ -65,7 +65,7 @@ def _truncated(mean, sd, lo, hi, k0, k1, traj, stream, j):
 
 
 @njit(cache=True)
-def _state_parameters(a_mean, a_sd, d_mean, d_sd, eps, gam, k0, k1, traj, alpha, D):
+def state_parameters(a_mean, a_sd, d_mean, d_sd, eps, gam, k0, k1, traj, alpha, D):
     """Fill alpha[s], D[s]; 0 or an error code."""
     S = a_mean.shape[0]
     for s in range(S):
@@ -101,12 +101,52 @@ def _state_parameters(a_mean, a_sd, d_mean, d_sd, eps, gam, k0, k1, traj, alpha,
 
 
 @njit(inline="always", cache=True)
-def _fgn_autocovariance(g, H, n):
+def fgn_autocovariance(g, H, n):
     """g[k] = (|k+1|^2H - 2 k^2H + |k-1|^2H) / 2, k < n (unit variance)."""
     h2 = 2.0 * H
     g[0] = 1.0
     for k in range(1, n):
         g[k] = 0.5 * ((k + 1.0) ** h2 - 2.0 * k ** h2 + (k - 1.0) ** h2)
+
+
+@njit(inline="always", cache=True)
+def fgn_next(y, z, t0, k, g, phi, tmp, v):
+    """Step k of an fGn run that started at index t0: y[a, t0 + k] from the normals
+    z[a, t0 + k] and the run's earlier values (Durbin-Levinson: ``phi`` holds the order
+    k - 1 predictor, ``v`` its innovation variance, both updated); returns the new v.
+    ``g``: the autocovariance (:func:`fgn_autocovariance`) up to k."""
+    dim = y.shape[0]
+    if k == 0:
+        for a in range(dim):
+            y[a, t0] = z[a, t0]
+        return 1.0
+    s = g[k]
+    for j in range(1, k):
+        s -= phi[j] * g[k - j]
+    pkk = s / v
+    for j in range(1, k // 2 + 1):  # phi_j - pkk phi_(k-j), in place, pairwise
+        p, q = phi[j], phi[k - j]
+        phi[j] = p - pkk * q
+        if j != k - j:
+            phi[k - j] = q - pkk * p
+    phi[k] = pkk
+    v *= 1.0 - pkk * pkk
+    sv = math.sqrt(v)
+    if dim == 2:  # both axes in one pass
+        a0 = 0.0
+        a1 = 0.0
+        for j in range(1, k + 1):
+            a0 += phi[j] * y[0, t0 + k - j]
+            a1 += phi[j] * y[1, t0 + k - j]
+        y[0, t0 + k] = a0 + sv * z[0, t0 + k]
+        y[1, t0 + k] = a1 + sv * z[1, t0 + k]
+        return v
+    for a in range(dim):
+        acc = 0.0
+        for j in range(1, k + 1):
+            acc += phi[j] * y[a, t0 + k - j]
+        y[a, t0 + k] = acc + sv * z[a, t0 + k]
+    return v
 
 
 @njit(cache=True)
@@ -119,27 +159,10 @@ def _fgn_run(y, z, t0, n, H, g, phi, tmp):
             for k in range(n):
                 y[a, t0 + k] = z[a, t0 + k]
         return
-    _fgn_autocovariance(g, H, n)
-    for a in range(dim):
-        y[a, t0] = z[a, t0]
+    fgn_autocovariance(g, H, n)
     v = 1.0
-    for k in range(1, n):
-        s = g[k]
-        for j in range(1, k):
-            s -= phi[j] * g[k - j]
-        pkk = s / v
-        for j in range(1, k):
-            tmp[j] = phi[j] - pkk * phi[k - j]
-        for j in range(1, k):
-            phi[j] = tmp[j]
-        phi[k] = pkk
-        v *= 1.0 - pkk * pkk
-        sv = math.sqrt(v)
-        for a in range(dim):
-            acc = 0.0
-            for j in range(1, k + 1):
-                acc += phi[j] * y[a, t0 + k - j]
-            y[a, t0 + k] = acc + sv * z[a, t0 + k]
+    for k in range(n):
+        v = fgn_next(y, z, t0, k, g, phi, tmp, v)
 
 
 @njit(cache=True, nogil=True)
@@ -148,7 +171,7 @@ def _one(x, lab, i, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box, init_state, 
     """Trajectory ``i`` (counter ``traj``) into x[i], lab[i]; 0 or an error code."""
     _, dim, T = x.shape
     S = cdf.shape[0]
-    e = _state_parameters(a_mean, a_sd, d_mean, d_sd, eps, gam, k0, k1, traj, alpha, D)
+    e = state_parameters(a_mean, a_sd, d_mean, d_sd, eps, gam, k0, k1, traj, alpha, D)
     if e != 0:
         return e
     # the chain
@@ -240,7 +263,7 @@ def states_kernel(x, lab, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box, init_s
 def params_kernel(a_mean, a_sd, d_mean, d_sd, eps, gam, k0, k1, start, alpha, D, err):
     """alpha, D (n, S) of every trajectory's states and err (n,) error codes."""
     for i in prange(alpha.shape[0]):
-        err[i] = _state_parameters(a_mean, a_sd, d_mean, d_sd, eps, gam, k0, k1,
+        err[i] = state_parameters(a_mean, a_sd, d_mean, d_sd, eps, gam, k0, k1,
                                    _U64(start) + _U64(i), alpha[i], D[i])
 
 

@@ -8,7 +8,7 @@ import pytest
 
 import anomgrad as ag
 from anomgrad.phenom import from_andi, parameters, to_andi
-from reference import ref_states
+from reference import ref_states, ref_traps
 
 CASES = {
     "single-white": ("single_state", 2, {}),
@@ -43,6 +43,42 @@ def test_every_trajectory_is_the_reference(case):
         assert x.min() >= 0 and x.max() <= params["L"]
     switches = (lab[:, 3, 1:] != lab[:, 3, :-1]).sum()
     assert (switches > 0) == (model == "multi_state")
+
+
+TRAPS = {"L": 6.0, "r": 1.0, "Pb": 0.4, "Pu": 0.1, "traps_pos": [[1.0, 1.0], [3.0, 4.5],
+                                                                   [5.0, 2.0]]}
+
+
+@pytest.mark.parametrize("params", [{**TRAPS, "alphas": [0.7, 0.05], "Ds": [1.0, 0.1]},
+                                    TRAPS, {**TRAPS, "alphas": 1.95}],
+                         ids=["fgn", "white", "directed"])
+def test_immobile_traps_trajectories_are_the_reference(params):
+    T, seed, start = 120, 8, 2
+    x, lab = ag.generate("immobile_traps", 10, T, seed=seed, start=start, dtype=np.float64,
+                         **params)
+    kw = parameters("immobile_traps", params)
+    for i in range(10):
+        rx, rl = ref_traps(seed, start + i, T, kw["traps"], kw["a_mean"][0], kw["a_sd"][0],
+                           kw["d_mean"][0], kw["d_sd"][0], kw["box"], kw["r"], kw["Pu"],
+                           kw["Pb"])
+        np.testing.assert_array_equal(lab[i], rl)
+        np.testing.assert_allclose(x[i], rx, rtol=1e-9, atol=1e-9 * max(1, np.abs(rx).max()))
+    trapped = lab[:, 3] == 1
+    assert 0.1 < trapped.mean() < 0.9  # the test sees both states
+    assert (np.diff(x, axis=-1)[np.broadcast_to(trapped[:, None, 1:], (10, 2, T - 1))] == 0).all()
+
+
+def test_the_traps_come_from_the_seed_alone():
+    p = {k: v for k, v in TRAPS.items() if k != "traps_pos"}
+    a = ag.generate("immobile_traps", 30, 50, seed=3, Nt=4, **p, dtype=np.float64)
+    b = ag.generate("immobile_traps", 6, 50, seed=3, start=20, Nt=4, **p, dtype=np.float64)
+    np.testing.assert_array_equal(a[0][20:26], b[0]), np.testing.assert_array_equal(a[1][20:26], b[1])
+    from anomgrad.phenom.traps import field
+    from anomgrad.models._common import seed_words
+    traps = field(seed_words(3), 4, 6.0, 96)
+    c = ag.generate("immobile_traps", 30, 50, seed=3, traps_pos=traps, **p, dtype=np.float64)
+    np.testing.assert_array_equal(a[0], c[0])
+    assert (traps >= 0).all() and (traps < 6).all() and len(np.unique(traps)) == 8
 
 
 def test_shards_and_float32():
@@ -110,6 +146,24 @@ def test_bad_parameters_are_refused_by_name(params, match):
     err = TypeError if "dt" in params else ValueError
     with pytest.raises(err, match=match):
         ag.generate("multi_state", 3, 20, **params)
+
+
+@pytest.mark.parametrize("params,match", [
+    ({"Pb": 1.5}, r"Pb is a probability per frame: it must lie in \[0, 1\]"),
+    ({"Pu": -0.1}, "Pu is a probability"),
+    ({"r": 0}, "r .*must be > 0"),
+    ({"L": None}, "L must be a number"),
+    ({"L": 0}, "L .*must be > 0, got 0"),
+    ({"Nt": -1}, "Nt"),
+    ({"traps_pos": [[1, 2, 3]]}, r"traps_pos must be finite positions \(Nt, 2\)"),
+    ({"traps_pos": [[1, 2]], "Nt": 3}, "Nt = 3 but traps_pos holds 1"),
+    ({"Ds": [0.0, 0.0]}, "must be > 0"),
+])
+def test_bad_trap_parameters_are_refused_by_name(params, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        ag.generate("immobile_traps", 3, 20, **params)
+    with pytest.raises(ValueError, match="two-dimensional"):
+        ag.generate("immobile_traps", 3, 20, dim=3)
 
 
 def test_state_models_refuse_theory_arguments_and_the_reverse():
