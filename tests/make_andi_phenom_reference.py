@@ -31,6 +31,11 @@ def main():
         elif model == "immobile_traps":
             params = dict(params, traps_pos=np.array(params["traps_pos"]))
             trajs, labels = mp.immobile_traps(N=N, T=T, Nt=len(params["traps_pos"]), **params)
+        elif model == "confinement":
+            if "comp_center" in params:
+                params = dict(params, comp_center=np.array(params["comp_center"]))
+            trajs, labels = mp.confinement(N=N, T=T, **params)
+            labels = np.concatenate([labels, (labels[..., 2:3] == 1)], axis=2)  # confined
         else:
             trajs, labels = mp.single_state(N=N, T=T, **params)
         rate = N / (time.perf_counter() - t0)

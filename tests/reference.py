@@ -320,3 +320,82 @@ def ref_traps(seed, traj, T, traps, a_mean, a_sd, d_mean, d_sd, box, r, Pu, Pb):
                 x[a, t] = 2 * box - x[a, t] if x[a, t] > box else -x[a, t]
         lab[:, t] = alpha, D, kind, 0
     return x, lab
+
+
+def _andi_reflect(c, r, beg, end, precision=1e-4):
+    """andi-datasets 2.1.13's ``_reflected_position`` loop, by its own construction
+    (angles and rotations of the radius vector), as docs/phenom.md describes it."""
+    c = np.asarray(c, float)
+
+    def rot(v, ang):
+        return np.array([v[0] * np.cos(ang) + v[1] * np.sin(ang),
+                         -v[0] * np.sin(ang) + v[1] * np.cos(ang)])
+
+    def ang(a, b):
+        return np.arccos(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b), -1, 1))
+
+    while True:
+        if np.linalg.norm(c - beg) > r - precision:
+            v = c - beg
+            beg = c + (r - precision) * (-v / np.linalg.norm(v))
+        d = end - beg  # the segment's exit point: the root of |beg + s d - c| = r in [0, 1]
+        a, hb, cc = d @ d, (beg - c) @ d, (beg - c) @ (beg - c) - r * r
+        inter = beg + (-hb + math.sqrt(max(hb * hb - a * cc, 0.0))) / a * d
+        angle = ang(c - inter, beg - inter)
+        radius = c - inter
+        if ang(rot(radius, np.pi / 2), beg - inter) < np.pi / 2:
+            angle = -angle
+        bounce = rot(radius, angle)
+        end = inter + np.linalg.norm(inter - end) * bounce / np.linalg.norm(bounce)
+        if np.linalg.norm(end - c) <= r:
+            return end
+        beg = inter
+
+
+def ref_confinement(seed, traj, T, centers, a, D, box, r, trans):
+    """One trajectory of anomgrad's confinement from docs/phenom.md with the same random
+    numbers, given its two states' ``a`` (alpha) and ``D`` and its compartments:
+    entering is free, leaving happens with probability ``trans`` (else andi's
+    reflection, :func:`_andi_reflect`), every run of steps under one state a fresh fGn
+    by a Cholesky factor, the box's reflections."""
+    from anomgrad import rng
+
+    z = np.stack([rng.normals(seed, traj, 16 + q, T - 1)[0] for q in range(2)])
+    coin = rng.uniforms(seed, traj, 1, T - 1)[0]
+    C = []
+    for s in range(2):
+        g = fgn_autocovariance(a[s] / 2.0, T - 2)
+        k = np.arange(T - 1)
+        C.append(np.linalg.cholesky(g[np.abs(k[:, None] - k[None, :])]))
+    centers = np.asarray(centers, float)
+    x = np.zeros((2, T))
+    x[:, 0] = box * rng.uniforms(seed, traj, 0, 4)[0, 1:3]
+    dist = np.linalg.norm(centers - x[:, 0], axis=1)
+    state = np.zeros(T, np.int64)
+    state[0], comp = int(dist.min() < r), int(dist.argmin())
+    run = 0
+    for t in range(1, T):
+        s = state[t - 1]
+        t0 = t - 1 - run
+        p = x[:, t - 1] + math.sqrt(2 * D[s]) * (C[s][run, :run + 1] @ z[:, t0:t].T)
+        run += 1
+        state[t] = s
+        dist = np.linalg.norm(centers - p, axis=1)
+        if s == 1 and dist[comp] > r:
+            if coin[t - 1] < trans:
+                if dist.min() < r:
+                    comp = int(dist.argmin())
+                else:
+                    state[t] = 0
+            else:
+                p = _andi_reflect(centers[comp], r, x[:, t - 1], p)
+        elif s == 0 and dist.min() < r:
+            state[t], comp = 1, int(dist.argmin())
+        if state[t] != s:
+            run = 0
+        for q in range(2):
+            while not 0 <= p[q] <= box:
+                p[q] = 2 * box - p[q] if p[q] > box else -p[q]
+        x[:, t] = p
+    kind = np.where(state == 1, 1.0, 3.0 if a[0] >= 1.9 else 2.0)
+    return x, np.stack([np.asarray(a)[state], np.asarray(D)[state], kind, state])

@@ -17,6 +17,7 @@ Implemented: ``single_state``, ``multi_state``.  The kernel is :mod:`.kernel`.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from ..config import (PHENOM_BOUND_ALPHA, PHENOM_BOUND_D, PHENOM_LABELS, PHENOM_
                       PHENOM_MODELS, STREAM_FIELD)
 from ..models import fbm
 from ..models._common import seed_words
+from . import confinement as C_
 from . import kernel as K
 from . import traps as T_
 
@@ -36,8 +38,11 @@ DEFAULTS = {
                     "L": None, "init_state": None},
     "immobile_traps": {"L": 100.0, "r": 1.0, "Pu": 0.1, "Pb": 0.01, "Ds": [1.0, 0.0],
                        "alphas": [1.0, 0.0], "Nt": 10, "traps_pos": None},
+    "confinement": {"L": 100.0, "Ds": [[1.0, 0.0], [0.1, 0.0]], "alphas": [[1.0, 0.0], [1.0, 0.0]],
+                    "gamma_d": [1.0], "epsilon_a": [0.0], "r": 1.0, "comp_center": None,
+                    "Nc": 10, "trans": 0.1},
 }
-TWO_D = ("immobile_traps",)  # andi-datasets makes these in 2-D only
+TWO_D = ("immobile_traps", "confinement")  # andi-datasets makes these in 2-D only
 ROW_SUM_TOL = math.sqrt(np.finfo(np.float64).eps)  # numpy's choice() tolerance on p
 
 
@@ -143,6 +148,27 @@ def _traps(p: dict, L: float) -> dict:
     return out
 
 
+def _compartments(p: dict, L: float) -> dict:
+    """confinement's own parameters: the compartments' radius, the transmittance of their
+    boundary, the compartments (given, or their number: a field drawn per trajectory)."""
+    r = _number("r", p["r"])
+    if r <= 0:
+        raise ValueError(f"r (the compartments' radius) must be > 0, got {r:g}")
+    out = {"r": r, "trans": _probability("trans", p["trans"])}
+    if p["comp_center"] is not None:
+        c = np.asarray(p["comp_center"], np.float64)
+        if c.ndim != 2 or c.shape[1] != 2 or len(c) < 1 or not np.isfinite(c).all():
+            raise ValueError(f"comp_center must be finite centres (Nc, 2), got shape {c.shape}")
+        out.update(centers=np.ascontiguousarray(c), own=False)
+    else:
+        Nc = V.check_int("Nc", p["Nc"], 1, 10**6)
+        if not L > 2 * r:
+            raise ValueError(f"compartments of radius r = {r:g} do not fit in a box of side "
+                             f"L = {L:g}: L must be > 2 r")
+        out.update(centers=np.zeros((Nc, 2)), own=True)
+    return out
+
+
 def parameters(model: str, params: dict) -> dict:
     """The checked kernel arguments of ``model`` from andi-style ``params``."""
     unknown = sorted(set(params) - set(DEFAULTS[model]))
@@ -150,7 +176,8 @@ def parameters(model: str, params: dict) -> dict:
         raise TypeError(f"{model} takes no parameter {unknown[0]!r}; its parameters: "
                         f"{', '.join(DEFAULTS[model])}")
     p = {**DEFAULTS[model], **params}
-    M = check_matrix(p["M"]) if model == "multi_state" else np.ones((1, 1))
+    M = check_matrix(p["M"]) if model == "multi_state" else np.eye(
+        2 if model == "confinement" else 1)
     S = M.shape[0]
     a_mean, a_sd = _per_state("alphas", p["alphas"], S, "alpha", PHENOM_BOUND_ALPHA)
     d_mean, d_sd = _per_state("Ds", p["Ds"], S, "D", PHENOM_BOUND_D)
@@ -166,7 +193,8 @@ def parameters(model: str, params: dict) -> dict:
         init = V.check_int("init_state", init, 0, S - 1)
     cdf = np.cumsum(M, axis=1)
     cdf /= cdf[:, -1:]
-    extra = _traps(p, L) if model == "immobile_traps" else {}
+    extra = {"immobile_traps": _traps, "confinement": _compartments}.get(
+        model, lambda p, L: {})(p, L)
     return dict(extra, cdf=cdf, a_mean=a_mean, a_sd=a_sd, d_mean=d_mean, d_sd=d_sd,
                 eps=_constraint("epsilon_a", p.get("epsilon_a"), S, 0.0),
                 gam=_constraint("gamma_d", p.get("gamma_d"), S, 1.0),
@@ -236,6 +264,17 @@ def generate(model: str, n: int, T: int, dim: int, seed: int, start: int, dtype,
             traps = T_.field((k0, k1), kw["Nt"], kw["box"], STREAM_FIELD)
         T_.traps_kernel(x, lab, traps, kw["a_mean"], kw["a_sd"], kw["d_mean"], kw["d_sd"],
                         kw["box"], kw["r"], kw["Pu"], kw["Pb"], k0, k1, np.uint64(start), err)
+    elif model == "confinement":
+        placed = np.zeros(n, np.int64)
+        C_.confinement_kernel(x, lab, kw["centers"], kw["own"], kw["a_mean"], kw["a_sd"],
+                              kw["d_mean"], kw["d_sd"], kw["eps"], kw["gam"], kw["box"],
+                              kw["r"], kw["trans"], k0, k1, np.uint64(start), err, placed)
+        few = kw["own"] and not err.any() and (placed < len(kw["centers"])).any()
+        if few:
+            warnings.warn(f"confinement: some tracks' fields hold only {placed.min()} of the "
+                          f"Nc = {len(kw['centers'])} compartments requested (no room after "
+                          f"{100 * len(kw['centers'])} tries, as andi-datasets); enlarge L "
+                          f"or shrink r", stacklevel=3)
     elif model == "single_state" and not (kw["a_sd"][0] == 0 and kw["a_mean"][0] == 1.0):
         _single_fbm(x, lab, kw, seed, start, err)
     else:

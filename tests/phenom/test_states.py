@@ -8,7 +8,7 @@ import pytest
 
 import anomgrad as ag
 from anomgrad.phenom import from_andi, parameters, to_andi
-from reference import ref_states, ref_traps
+from reference import ref_confinement, ref_states, ref_traps
 
 CASES = {
     "single-white": ("single_state", 2, {}),
@@ -81,6 +81,63 @@ def test_the_traps_come_from_the_seed_alone():
     assert (traps >= 0).all() and (traps < 6).all() and len(np.unique(traps)) == 8
 
 
+CONF = {"L": 12.0, "r": 2.0, "trans": 0.3, "Ds": [[1.0, 0.1], [0.3, 0.01]],
+        "comp_center": [[3.0, 3.0], [8.0, 4.0], [5.0, 9.0]]}
+
+
+@pytest.mark.parametrize("params", [{**CONF, "alphas": [[1.3, 0.01], [0.6, 0.01]]}, CONF,
+                                    {**CONF, "trans": 0.0, "alphas": [1.0, 1.7]}],
+                         ids=["fgn", "white", "walls"])
+def test_confinement_trajectories_are_the_reference(params):
+    """Against a reference that reflects off the circles by andi-datasets' own
+    construction (rotating the radius), not the kernel's specular formula."""
+    T, seed, start = 150, 6, 4
+    x, lab = ag.generate("confinement", 10, T, seed=seed, start=start, dtype=np.float64,
+                         **params)
+    for i in range(10):
+        a, D = lab[i, 0][lab[i, 3] == 0], lab[i, 1][lab[i, 3] == 0]
+        a2, D2 = lab[i, 0][lab[i, 3] == 1], lab[i, 1][lab[i, 3] == 1]
+        kw = parameters("confinement", params)  # the states' draws, from the reference
+        st = ref_states(seed, start + i, 2, 1, np.eye(2), kw["a_mean"], kw["a_sd"],
+                        kw["d_mean"], kw["d_sd"], kw["eps"], kw["gam"], 0.0, 0)[1]
+        alpha2, D_2 = [st[0, 0], None], [st[1, 0], None]
+        st1 = ref_states(seed, start + i, 2, 1, np.eye(2), kw["a_mean"], kw["a_sd"],
+                         kw["d_mean"], kw["d_sd"], kw["eps"], kw["gam"], 0.0, 1)[1]
+        alpha2[1], D_2[1] = st1[0, 0], st1[1, 0]
+        assert (a == alpha2[0]).all() and (D == D_2[0]).all()
+        assert (a2 == alpha2[1]).all() and (D2 == D_2[1]).all()
+        rx, rl = ref_confinement(seed, start + i, T, params["comp_center"], alpha2, D_2,
+                                 params["L"], params["r"], params["trans"])
+        np.testing.assert_array_equal(lab[i], rl)
+        np.testing.assert_allclose(x[i], rx, rtol=1e-9, atol=1e-8)
+    confined = lab[:, 3] == 1
+    assert 0.2 < confined.mean() and (~confined).any() and 0 <= x.min() <= x.max() <= params["L"]
+    c = np.asarray(params["comp_center"])
+    inside = np.linalg.norm(x.transpose(0, 2, 1)[:, :, None] - c, axis=-1).min(-1) <= params["r"]
+    assert (inside | ~confined).all()  # a confined frame is inside a compartment
+    if params["trans"] == 0:  # never leaves: every track confined from its first entry on
+        first = confined.argmax(axis=1)
+        assert all(confined[i, first[i]:].all() for i in range(10) if confined[i].any())
+
+
+def test_each_confinement_track_draws_its_own_field_as_andi():
+    p = {"L": 30.0, "Nc": 6, "r": 2.0}
+    x, lab = ag.generate("confinement", 40, 60, seed=2, dtype=np.float64, **p)
+    x2, lab2 = ag.generate("confinement", 4, 60, seed=2, start=36, dtype=np.float64, **p)
+    np.testing.assert_array_equal(x2, x[36:]), np.testing.assert_array_equal(lab2, lab[36:])
+    from anomgrad.phenom.confinement import place
+    from anomgrad.models._common import seed_words
+    c = np.zeros((6, 2))
+    assert place(c, 30.0, 2.0, *seed_words(2), np.uint64(5), np.uint32(96)) == 6
+    d = np.linalg.norm(c[:, None] - c[None], axis=-1)[np.triu_indices(6, 1)]
+    assert d.min() > 4.0 and c.min() >= 2.0 and c.max() <= 28.0
+    x5, lab5 = ag.generate("confinement", 1, 60, seed=2, start=5, comp_center=c,
+                           dtype=np.float64, **{k: v for k, v in p.items() if k != "Nc"})
+    np.testing.assert_array_equal(x5[0], x[5]), np.testing.assert_array_equal(lab5[0], lab[5])
+    with pytest.warns(UserWarning, match="only .* of the Nc = 40 compartments"):
+        ag.generate("confinement", 3, 20, seed=1, L=10.0, r=2.0, Nc=40)
+
+
 def test_shards_and_float32():
     """Trajectory i depends on (seed, i) only; float32 is the float64 result rounded."""
     _, _, p = CASES["multi-three"]
@@ -146,6 +203,20 @@ def test_bad_parameters_are_refused_by_name(params, match):
     err = TypeError if "dt" in params else ValueError
     with pytest.raises(err, match=match):
         ag.generate("multi_state", 3, 20, **params)
+
+
+@pytest.mark.parametrize("params,match", [
+    ({"trans": 2}, "trans is a probability"),
+    ({"r": -1}, "r .*must be > 0"),
+    ({"r": 6, "L": 10}, "do not fit"),
+    ({"comp_center": [[1, 2, 3]]}, r"comp_center must be finite centres \(Nc, 2\)"),
+    ({"Nc": 0}, "Nc"),
+    ({"Ds": [1.0, 0.1, 0.2]}, "one entry per state"),
+    ({"alphas": [[0.5, 0], [1.0, 0]], "epsilon_a": [0.2]}, "epsilon_a: no alpha"),
+])
+def test_bad_confinement_parameters_are_refused_by_name(params, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        ag.generate("confinement", 3, 20, **params)
 
 
 @pytest.mark.parametrize("params,match", [
