@@ -110,6 +110,18 @@ def fgn_autocovariance(g, H, n):
 
 
 @njit(inline="always", cache=True)
+def reflect_box(p, box):
+    """andi-datasets' reflecting walls for one coordinate: above ``box`` it becomes
+    ``2 box - p``, below 0 ``-p``, repeated until it lies in [0, box]."""
+    while p > box or p < 0.0:
+        if p > box:
+            p = 2.0 * box - p
+        if p < 0.0:
+            p = -p
+    return p
+
+
+@njit(inline="always", cache=True)
 def fgn_next(y, z, t0, k, g, phi, tmp, v):
     """Step k of an fGn run that started at index t0: y[a, t0 + k] from the normals
     z[a, t0 + k] and the run's earlier values (Durbin-Levinson: ``phi`` holds the order
@@ -217,11 +229,7 @@ def _one(x, lab, i, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box, init_state, 
         for t in range(1, T):
             p += y[a, t - 1]
             if box > 0.0:
-                while p > box or p < 0.0:
-                    if p > box:
-                        p = 2.0 * box - p
-                    if p < 0.0:
-                        p = -p
+                p = reflect_box(p, box)
             x[i, a, t] = p
     for t in range(T):
         s = state[t]
@@ -284,11 +292,7 @@ def single_finish(x, lab, f, alpha, D, box, k0, k1, start):
             for t in range(1, T):
                 p += c * (f[i, a, t] - f[i, a, t - 1])
                 if box > 0.0:
-                    while p > box or p < 0.0:
-                        if p > box:
-                            p = 2.0 * box - p
-                        if p < 0.0:
-                            p = -p
+                    p = reflect_box(p, box)
                 x[i, a, t] = p
         kind = DIRECTED if alpha[i] >= PHENOM_ALPHA_DIRECTED else FREE
         for t in range(T):

@@ -22,7 +22,7 @@ from numba import njit, prange
 from ..config import (PHENOM_ALPHA_DIRECTED, PHENOM_KINDS, STREAM_AXIS, STREAM_EVENTS,
                       STREAM_PARAMS)
 from ..rng import block, fill_normals, fill_words, uniform_of
-from .kernel import fgn_autocovariance, fgn_next, state_parameters
+from .kernel import fgn_autocovariance, fgn_next, reflect_box, state_parameters
 
 _U64 = np.uint64
 _U32 = np.uint32
@@ -82,10 +82,7 @@ def _one(x, lab, i, traps, a_mean, a_sd, d_mean, d_sd, box, r, Pu, Pb, k0, k1, t
                 sx, sy = y[0, t - 1], y[1, t - 1]
             k += 1
             px, py = px + c * sx, py + c * sy
-            while px > box or px < 0.0:
-                px = 2.0 * box - px if px > box else -px
-            while py > box or py < 0.0:
-                py = 2.0 * box - py if py > box else -py
+            px, py = reflect_box(px, box), reflect_box(py, box)
             lab[i, 0, t], lab[i, 1, t], lab[i, 2, t], lab[i, 3, t] = a, d, kind, 0
         x[i, 0, t], x[i, 1, t] = px, py
     return 0
