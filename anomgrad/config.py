@@ -27,7 +27,8 @@ MODELS = tuple(ALPHA_RANGES)
 
 # The AnDi 2 phenomenological models (andi-datasets 2.1.13 ``models_phenom``; docs/phenom.md):
 # positions with a label per frame.  Bounds and labels as andi-datasets sets them.
-PHENOM_MODELS = ("single_state", "multi_state", "immobile_traps", "confinement")
+PHENOM_MODELS = ("single_state", "multi_state", "immobile_traps", "confinement",
+                 "dimerization")
 PHENOM_BOUND_ALPHA = (0.0, 1.999)  # truncated-normal draws of a state's alpha, inclusive
 PHENOM_BOUND_D = (1e-12, 1e6)  # ... and of its diffusion coefficient
 PHENOM_ALPHA_DIRECTED = 1.9  # alpha >= this is labelled directed motion

@@ -21,7 +21,7 @@ from phenom_stats import CONFIGS, T  # noqa: E402
 
 
 def rate(fn, n, seconds):
-    fn(min(n, 64))  # compile / warm up
+    fn(min(n, 200))  # compile / warm up (200: whole fields of dimerization)
     done, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         fn(n)

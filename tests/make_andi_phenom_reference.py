@@ -31,6 +31,11 @@ def main():
         elif model == "immobile_traps":
             params = dict(params, traps_pos=np.array(params["traps_pos"]))
             trajs, labels = mp.immobile_traps(N=N, T=T, Nt=len(params["traps_pos"]), **params)
+        elif model == "dimerization":  # fields of N particles, as many as make N in all
+            parts = [mp.dimerization(T=T, return_state_num=True, **params)
+                     for _ in range(N // params["N"])]
+            trajs = np.concatenate([p[0] for p in parts], axis=1)
+            labels = np.concatenate([p[1] for p in parts], axis=1)
         elif model == "confinement":
             if "comp_center" in params:
                 params = dict(params, comp_center=np.array(params["comp_center"]))

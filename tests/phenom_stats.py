@@ -38,6 +38,10 @@ CONFIGS = [
                                    "Ds": [[1.0, 0.02], [0.1, 0.001]],
                                    "alphas": [[1.2, 0.01], [0.6, 0.01]], "epsilon_a": [0.3],
                                    "gamma_d": [0.5]}),
+    ("dimer-dense", "dimerization", {"N": 50, "L": 15.0, "r": 1.0, "Pb": 0.5, "Pu": 0.05}),
+    ("dimer-stokes", "dimerization", {"N": 50, "L": 20.0, "r": 1.0, "Pb": 0.3, "Pu": 0.1,
+                                      "Ds": [[1.0, 0.1], [0.5, 0.01]],
+                                      "alphas": [[0.8, 0.01], [0.4, 0.01]], "stokes": True}),
 ]
 LAGS = (1, 10, 50)
 T0 = 100  # displacements from frame T0

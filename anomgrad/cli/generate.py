@@ -108,7 +108,12 @@ def _params(args):
         chunk = checked("--chunk", V.check_int, "chunk", args.chunk, 1)
     params = trajectories.generation_params(model, n, T, dim, seed, start, dtype, alpha,
                                             alpha_range, model_params)
-    return params, min(chunk, n)
+    group = int((model_params or {}).get("N", 10)) if model == "dimerization" else 1
+    if n % group or start % group:  # dimerization: fields of N interacting particles
+        raise CLIError(f"argument --n: dimerization makes fields of N = {group} particles "
+                       f"together: --n and --start must be multiples of N, got {n} and "
+                       f"{start}")
+    return params, min(max(group, chunk // group * group), n)
 
 
 def _figure(path: str, params: dict) -> str:

@@ -27,6 +27,7 @@ from ..config import (PHENOM_BOUND_ALPHA, PHENOM_BOUND_D, PHENOM_LABELS, PHENOM_
 from ..models import fbm
 from ..models._common import seed_words
 from . import confinement as C_
+from . import dimers as D_
 from . import kernel as K
 from . import traps as T_
 
@@ -41,8 +42,11 @@ DEFAULTS = {
     "confinement": {"L": 100.0, "Ds": [[1.0, 0.0], [0.1, 0.0]], "alphas": [[1.0, 0.0], [1.0, 0.0]],
                     "gamma_d": [1.0], "epsilon_a": [0.0], "r": 1.0, "comp_center": None,
                     "Nc": 10, "trans": 0.1},
+    "dimerization": {"N": 10, "L": 100.0, "r": 1.0, "Pu": 0.1, "Pb": 0.01,
+                     "Ds": [[1.0, 0.0], [0.1, 0.0]], "alphas": [[1.0, 0.0], [1.0, 0.0]],
+                     "epsilon_a": 0.0, "stokes": False},
 }
-TWO_D = ("immobile_traps", "confinement")  # andi-datasets makes these in 2-D only
+TWO_D = ("immobile_traps", "confinement", "dimerization")  # andi-datasets makes these in 2-D only
 ROW_SUM_TOL = math.sqrt(np.finfo(np.float64).eps)  # numpy's choice() tolerance on p
 
 
@@ -169,6 +173,25 @@ def _compartments(p: dict, L: float) -> dict:
     return out
 
 
+def _dimers(p: dict, L: float) -> dict:
+    """dimerization's own parameters: particles per field, their radius, the binding and
+    breaking probabilities, the Stokes rule."""
+    N = V.check_int("N", p["N"], 1, 10**5)
+    r = _number("r", p["r"])
+    if r <= 0:
+        raise ValueError(f"r (the particles' radius) must be > 0, got {r:g}")
+    if N * math.pi * r * r > L * L:
+        raise ValueError(f"N = {N} particles of radius r = {r:g} cover more than the box of "
+                         f"side L = {L:g} can hold (N pi r^2 > L^2)")
+    if _number("epsilon_a", p["epsilon_a"]) != 0:
+        raise ValueError("epsilon_a: a constraint between the free and the dimer alpha is "
+                         "not supported for dimerization yet (give 0, andi's default)")
+    if not isinstance(p["stokes"], (bool, np.bool_)):
+        raise TypeError(f"stokes must be True or False, got {p['stokes']!r}")
+    return {"N": N, "r": r, "Pu": _probability("Pu", p["Pu"]),
+            "Pb": _probability("Pb", p["Pb"]), "stokes": bool(p["stokes"])}
+
+
 def parameters(model: str, params: dict) -> dict:
     """The checked kernel arguments of ``model`` from andi-style ``params``."""
     unknown = sorted(set(params) - set(DEFAULTS[model]))
@@ -177,7 +200,7 @@ def parameters(model: str, params: dict) -> dict:
                         f"{', '.join(DEFAULTS[model])}")
     p = {**DEFAULTS[model], **params}
     M = check_matrix(p["M"]) if model == "multi_state" else np.eye(
-        2 if model == "confinement" else 1)
+        2 if model in ("confinement", "dimerization") else 1)
     S = M.shape[0]
     a_mean, a_sd = _per_state("alphas", p["alphas"], S, "alpha", PHENOM_BOUND_ALPHA)
     d_mean, d_sd = _per_state("Ds", p["Ds"], S, "D", PHENOM_BOUND_D)
@@ -193,10 +216,11 @@ def parameters(model: str, params: dict) -> dict:
         init = V.check_int("init_state", init, 0, S - 1)
     cdf = np.cumsum(M, axis=1)
     cdf /= cdf[:, -1:]
-    extra = {"immobile_traps": _traps, "confinement": _compartments}.get(
-        model, lambda p, L: {})(p, L)
+    extra = {"immobile_traps": _traps, "confinement": _compartments,
+             "dimerization": _dimers}.get(model, lambda p, L: {})(p, L)
     return dict(extra, cdf=cdf, a_mean=a_mean, a_sd=a_sd, d_mean=d_mean, d_sd=d_sd,
-                eps=_constraint("epsilon_a", p.get("epsilon_a"), S, 0.0),
+                eps=_constraint("epsilon_a", None if model == "dimerization" else
+                                p.get("epsilon_a"), S, 0.0),
                 gam=_constraint("gamma_d", p.get("gamma_d"), S, 1.0),
                 box=0.0 if L is None else L, init_state=-1 if init is None else init)
 
@@ -264,6 +288,15 @@ def generate(model: str, n: int, T: int, dim: int, seed: int, start: int, dtype,
             traps = T_.field((k0, k1), kw["Nt"], kw["box"], STREAM_FIELD)
         T_.traps_kernel(x, lab, traps, kw["a_mean"], kw["a_sd"], kw["d_mean"], kw["d_sd"],
                         kw["box"], kw["r"], kw["Pu"], kw["Pb"], k0, k1, np.uint64(start), err)
+    elif model == "dimerization":
+        N = kw["N"]
+        if n % N or start % N:
+            raise ValueError(f"dimerization makes fields of N = {N} interacting particles "
+                             f"together: n and start must be multiples of N, got n={n}, "
+                             f"start={start}")
+        D_.dimers_kernel(x, lab, N, kw["a_mean"], kw["a_sd"], kw["d_mean"], kw["d_sd"],
+                         kw["box"], kw["r"], kw["Pu"], kw["Pb"], kw["stokes"], k0, k1,
+                         start // N, err)
     elif model == "confinement":
         placed = np.zeros(n, np.int64)
         C_.confinement_kernel(x, lab, kw["centers"], kw["own"], kw["a_mean"], kw["a_sd"],

@@ -93,3 +93,17 @@ def test_figure_draws_the_first_track_with_its_labels(tmp_path, capsys):
     assert main(["generate", "--model", "fbm", "--n", "5", "--T", "20", "--alpha", "0.5",
                  "--out", str(tmp_path / "f.h5"), "--figure", "--quiet"]) == 2
     assert "--figure" in capsys.readouterr().err and not (tmp_path / "f.h5").exists()
+
+
+def test_dimerization_files_come_in_whole_fields(tmp_path, capsys):
+    """Chunks are whole fields of N particles (whatever --chunk says), and --n that is
+    not a multiple of N is refused before anything is written."""
+    p = {"N": 20, "L": 15.0, "Pb": 0.5}
+    assert cli(tmp_path / "d.h5", "--chunk", "7", model="dimerization", params=p) == 2
+    assert "multiples of N" in capsys.readouterr().err and not list(tmp_path.iterdir())
+    argv = ["generate", "--model", "dimerization", "--n", "60", "--T", "30", "--seed", "2",
+            "--params", json.dumps(p), "--quiet"]
+    assert main(argv + ["--out", str(tmp_path / "d.h5"), "--chunk", "7"]) == 0
+    x, meta = trajectories.read_trajectories(tmp_path / "d.h5")
+    want = ag.generate("dimerization", 60, 30, seed=2, **p)
+    assert np.array_equal(x, want[0]) and np.array_equal(meta["labels"], want[1])

@@ -246,3 +246,56 @@ def test_state_models_refuse_theory_arguments_and_the_reverse():
         ag.generate("multi_state", 3, 20, device="cuda")
     with pytest.raises(ValueError, match="multi_state"):
         ag.generate("multistate", 3, 20)
+
+
+DIMERS = {"N": 40, "L": 30.0, "r": 1.0, "Pb": 0.5, "Pu": 0.05}
+
+
+@pytest.mark.parametrize("stokes", [False, True])
+def test_dimers_move_together_and_take_their_labels(stokes):
+    """A particle bound at frame t took the same step (t - 1 -> t) as exactly one other
+    bound particle of its field (its partner), away from the walls; the dimer's D label
+    is the dimer state's, or with stokes 1 / (1/D1 + 1/D2) of the two free ones."""
+    n, T = 120, 150
+    x, lab = ag.generate("dimerization", n, T, seed=4, dtype=np.float64, stokes=stokes,
+                         Ds=[1.0, 0.1], alphas=[0.8, 1.2], **DIMERS)
+    bound = lab[:, 3] == 1
+    assert 0.2 < bound.mean() < 0.9
+    steps = np.diff(x, axis=-1)
+    # far from the walls (the partner is within 2r, and no step reaches a wall from there)
+    inner = ((x[..., 1:] > 6) & (x[..., 1:] < 24)).all(axis=1)
+    checked = 0
+    for f in range(n // 40):
+        rows = slice(40 * f, 40 * f + 40)
+        for t in range(1, T):
+            b = np.flatnonzero(bound[rows, t])
+            for j in np.flatnonzero(bound[rows, t] & inner[rows, t - 1]):
+                same = (np.abs(steps[rows][b, :, t - 1] - steps[rows][j, :, t - 1])
+                        < 1e-9).all(axis=1)
+                assert same.sum() == 2  # itself and its partner (positions differ: rounding)
+                checked += 1
+    assert checked > 1000
+    np.testing.assert_array_equal(lab[:, 0], np.where(bound, 1.2, 0.8))
+    np.testing.assert_array_equal(lab[:, 2], 2)
+    np.testing.assert_allclose(lab[:, 1], np.where(bound, 0.5 if stokes else 0.1, 1.0))
+
+
+def test_dimer_fields_are_the_unit_of_the_contract():
+    x, lab = ag.generate("dimerization", 120, 60, seed=9, **DIMERS)
+    x2, lab2 = ag.generate("dimerization", 40, 60, seed=9, start=80, **DIMERS)
+    np.testing.assert_array_equal(x2, x[80:]), np.testing.assert_array_equal(lab2, lab[80:])
+    for n, start in [(50, 0), (40, 20)]:
+        with pytest.raises(ValueError, match="multiples of N"):
+            ag.generate("dimerization", n, 60, start=start, **DIMERS)
+
+
+@pytest.mark.parametrize("params,match", [
+    ({"N": 300, "L": 10.0}, "more than the box"),
+    ({"epsilon_a": 0.2}, "epsilon_a"),
+    ({"stokes": 1}, "stokes must be True or False"),
+    ({"Pu": 1.5}, "Pu is a probability"),
+    ({"N": 0}, "N"),
+])
+def test_bad_dimer_parameters_are_refused_by_name(params, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        ag.generate("dimerization", 300, 20, **{**DIMERS, **params})
