@@ -18,7 +18,8 @@ def generate(model: str, n: int, T: int, alpha=None, dim: int = 2, seed: int = 0
     Parameters
     ----------
     model : {"fbm", "ctrw", "lw", "attm", "sbm", "bm"}, or an AnDi 2 state model
-        ("single_state", "multi_state": :mod:`anomgrad.phenom`), which returns
+        ("single_state", "multi_state", "immobile_traps", "confinement",
+        "dimerization": :mod:`anomgrad.phenom`), which returns
         ``(x, labels)`` with labels ``(n, 4, T)`` (alpha, D, kind, state per frame) and
         takes andi-datasets' parameters as keywords (``M``, ``Ds``, ``alphas``, ``L``,
         ...; docs/phenom.md) instead of ``alpha``.

@@ -108,7 +108,9 @@ def _params(args):
         chunk = checked("--chunk", V.check_int, "chunk", args.chunk, 1)
     params = trajectories.generation_params(model, n, T, dim, seed, start, dtype, alpha,
                                             alpha_range, model_params)
-    group = int((model_params or {}).get("N", 10)) if model == "dimerization" else 1
+    group = 1
+    if model == "dimerization":
+        group = int({**phenom.DEFAULTS[model], **model_params}["N"])
     if n % group or start % group:  # dimerization: fields of N interacting particles
         raise CLIError(f"argument --n: dimerization makes fields of N = {group} particles "
                        f"together: --n and --start must be multiples of N, got {n} and "

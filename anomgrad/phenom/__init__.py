@@ -11,7 +11,10 @@ truncated to the bounds (a number: variance 0), per state for ``multi_state``; `
 per-frame transition matrix; ``L`` the side of a reflecting box (None: free space, the
 track starts at 0).
 
-Implemented: ``single_state``, ``multi_state``.  The kernel is :mod:`.kernel`.
+All five models: ``single_state`` and ``multi_state`` (:mod:`.kernel`; single_state's
+correlated steps through anomgrad's FBM), ``immobile_traps`` (:mod:`.traps`),
+``confinement`` (:mod:`.confinement`), ``dimerization`` (:mod:`.dimers`: fields of N
+interacting particles, the unit of the contract).
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ def _number(name, v) -> float:
     return v
 
 
-def _mean_var(name, v, what, bound, open_low: bool) -> tuple[float, float]:
+def _mean_var(name, v, what, bound) -> tuple[float, float]:
     """(mean, sd) of a number or a [mean, variance] pair, the mean valid for ``what``."""
     if isinstance(v, (list, tuple, np.ndarray)):
         if len(v) != 2:
@@ -90,7 +93,7 @@ def _per_state(name, v, S, what, bound):
     elif not isinstance(v, (list, tuple, np.ndarray)) or len(v) != S:
         raise ValueError(f"{name} must give one entry per state ({S}: a number or "
                          f"[mean, variance] each), got {v!r}")
-    pairs = [_mean_var(f"{name}[{s}]" if S > 1 else name, e, what, bound, True)
+    pairs = [_mean_var(f"{name}[{s}]" if S > 1 else name, e, what, bound)
              for s, e in enumerate(v)]
     return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
 
@@ -133,7 +136,7 @@ def _probability(name, v) -> float:
     return v
 
 
-def _traps(p: dict, L: float) -> dict:
+def _traps(p: dict, L: float, given: dict) -> dict:
     """immobile_traps' own parameters: the trap radius, the binding and unbinding
     probabilities, the traps (given, or their number, drawn from the seed)."""
     r = _number("r", p["r"])
@@ -144,7 +147,7 @@ def _traps(p: dict, L: float) -> dict:
         t = np.asarray(p["traps_pos"], np.float64)
         if t.ndim != 2 or t.shape[1] != 2 or not np.isfinite(t).all():
             raise ValueError(f"traps_pos must be finite positions (Nt, 2), got shape {t.shape}")
-        if "Nt" in p and p["Nt"] != DEFAULTS["immobile_traps"]["Nt"] and p["Nt"] != len(t):
+        if "Nt" in given and given["Nt"] != len(t):
             raise ValueError(f"Nt = {p['Nt']} but traps_pos holds {len(t)} traps")
         out["traps"] = np.ascontiguousarray(t)
     else:
@@ -152,7 +155,7 @@ def _traps(p: dict, L: float) -> dict:
     return out
 
 
-def _compartments(p: dict, L: float) -> dict:
+def _compartments(p: dict, L: float, given: dict) -> dict:
     """confinement's own parameters: the compartments' radius, the transmittance of their
     boundary, the compartments (given, or their number: a field drawn per trajectory)."""
     r = _number("r", p["r"])
@@ -173,7 +176,7 @@ def _compartments(p: dict, L: float) -> dict:
     return out
 
 
-def _dimers(p: dict, L: float) -> dict:
+def _dimers(p: dict, L: float, given: dict) -> dict:
     """dimerization's own parameters: particles per field, their radius, the binding and
     breaking probabilities, the Stokes rule."""
     N = V.check_int("N", p["N"], 1, 10**5)
@@ -217,7 +220,7 @@ def parameters(model: str, params: dict) -> dict:
     cdf = np.cumsum(M, axis=1)
     cdf /= cdf[:, -1:]
     extra = {"immobile_traps": _traps, "confinement": _compartments,
-             "dimerization": _dimers}.get(model, lambda p, L: {})(p, L)
+             "dimerization": _dimers}.get(model, lambda p, L, given: {})(p, L, params)
     return dict(extra, cdf=cdf, a_mean=a_mean, a_sd=a_sd, d_mean=d_mean, d_sd=d_sd,
                 eps=_constraint("epsilon_a", None if model == "dimerization" else
                                 p.get("epsilon_a"), S, 0.0),
@@ -324,8 +327,9 @@ def generate(model: str, n: int, T: int, dim: int, seed: int, start: int, dtype,
 
 def to_andi(x, labels):
     """anomgrad's ``(n, dim, T)`` positions and ``(n, 4, T)`` labels as andi-datasets'
-    ``(T, n, dim)`` trajectories and ``(T, n, 3)`` labels (alpha, D, kind); the state
-    numbers are andi's ``return_state_num=True`` fourth column: ``labels4[..., 3]``."""
+    ``(T, n, dim)`` trajectories and ``(T, n, 3)`` labels (alpha, D, kind).  The state
+    numbers (andi's ``return_state_num=True`` column) are left out: they are
+    ``labels[:, 3]``."""
     x, labels = np.asarray(x), np.asarray(labels)
     return np.ascontiguousarray(x.transpose(2, 0, 1)), np.ascontiguousarray(
         labels[:, :3].transpose(2, 0, 1))
