@@ -101,13 +101,12 @@ def _params(args):
     elif model != "bm" and model_params is None:
         raise CLIError(f"argument --alpha: --alpha or --alpha-range is required for {model} "
                        f"(valid alpha: {V.alpha_range_text(model)})")
-    row_bytes = (dim + (len(PHENOM_LABELS) if model_params is not None else 0)) * T * dtype.itemsize
-    if args.chunk is None:
-        chunk = max(1, CLI_CHUNK_BYTES // row_bytes)
-    else:
-        chunk = checked("--chunk", V.check_int, "chunk", args.chunk, 1)
     params = trajectories.generation_params(model, n, T, dim, seed, start, dtype, alpha,
                                             alpha_range, model_params)
+    if args.chunk is None:
+        chunk = max(1, CLI_CHUNK_BYTES // trajectories.row_bytes(params))
+    else:
+        chunk = checked("--chunk", V.check_int, "chunk", args.chunk, 1)
     group = 1
     if model == "dimerization":
         group = int({**phenom.DEFAULTS[model], **model_params}["N"])

@@ -365,29 +365,32 @@ def write(out, params: dict, *, chunk: int, overwrite: bool = False, progress: b
         return _write(out, params, chunk, overwrite, progress, command, say)
 
 
-def _store(w, x, alpha, labels=None) -> int:
-    if labels is None:
-        w.write_rows(x=x, alpha=alpha)
-    else:
-        w.write_rows(x=x, alpha=alpha, labels=labels)
-    return len(x)
+def row_bytes(params: dict) -> int:
+    """Bytes of one row's positions (and, for a state model, labels) in the file's dtype."""
+    channels = params["dim"] + (len(PHENOM_LABELS) if params["model"] in PHENOM_MODELS else 0)
+    return channels * params["T"] * np.dtype(params["dtype"]).itemsize
 
 
-def _chunk(params, r0, m, buf):
-    """Rows ``r0 .. r0 + m - 1`` of the file: ``(x, alpha, labels or None)``."""
+def _store(w, rows: dict) -> int:
+    w.write_rows(**rows)
+    return len(rows["x"])
+
+
+def _chunk(params, r0, m, buf) -> dict:
+    """Rows ``r0 .. r0 + m - 1`` of the file: ``x``, ``alpha`` (and ``labels``)."""
     seed, start, lo_hi = params["seed"], params["start"], params["alpha_range"]
     if params["model"] in PHENOM_MODELS:
         x, lab = generate(params["model"], m, params["T"], None, params["dim"], seed,
                           start=start + r0, dtype=params["dtype"],
                           out=(buf[0][:m], buf[1][:m]), **(params["model_params"] or {}))
-        return x, lab[:, 0, 0].astype(np.float64), lab
+        return {"x": x, "alpha": lab[:, 0, 0].astype(np.float64), "labels": lab}
     if lo_hi is not None:
         alpha = range_alphas(seed, start + r0, m, lo_hi[0], lo_hi[1])
     else:
         alpha = np.full(m, 1.0 if params["alpha"] is None else params["alpha"])
     x = generate(params["model"], m, params["T"], alpha, params["dim"], seed,
                  start=start + r0, dtype=params["dtype"], out=buf[0][:m])
-    return x, alpha, None
+    return {"x": x, "alpha": alpha}
 
 
 def _write(out, params, chunk, overwrite, progress, command, say) -> dict:
@@ -402,12 +405,11 @@ def _write(out, params, chunk, overwrite, progress, command, say) -> dict:
         extra = {"alpha_stream": np.int64(STREAM_ALPHA)} if params["alpha_range"] else {}
         create(partial, params, command=command, version=__version__, extra_attrs=extra)
     phenom = params["model"] in PHENOM_MODELS
-    channels = params["dim"] + (len(PHENOM_LABELS) if phenom else 0)
-    row_bytes = channels * params["T"] * np.dtype(params["dtype"]).itemsize + 8
+    row = row_bytes(params) + 8  # and its alpha
     t0 = time.perf_counter()
     with Writer(partial) as w:
         done = w.rows_done
-        check_space(partial, n * row_bytes, (n - done) * row_bytes)
+        check_space(partial, n * row, (n - done) * row)
         if done:
             say(f"resuming {partial}: {done} of {n} trajectories already written")
         with tqdm(total=n, initial=done, unit="traj", unit_scale=True, disable=not progress,
@@ -424,10 +426,10 @@ def _write(out, params, chunk, overwrite, progress, command, say) -> dict:
             writing = None
             with ThreadPoolExecutor(1, thread_name_prefix="anomgrad-write") as pool:
                 for k, r0 in enumerate(range(done, n, chunk)):
-                    x, alpha, lab = _chunk(params, r0, min(chunk, n - r0), bufs[k % len(bufs)])
+                    rows = _chunk(params, r0, min(chunk, n - r0), bufs[k % len(bufs)])
                     if writing is not None:
                         bar.update(writing.result())
-                    writing = pool.submit(_store, w, x, alpha, lab)
+                    writing = pool.submit(_store, w, rows)
                 if writing is not None:
                     bar.update(writing.result())
     finish(partial, out)
@@ -436,4 +438,5 @@ def _write(out, params, chunk, overwrite, progress, command, say) -> dict:
 
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "create", "describe_params", "fmt_bytes",
-           "generation_params", "inspect", "params_json", "read_trajectories", "write"]
+           "generation_params", "inspect", "params_json", "read_trajectories", "row_bytes",
+           "write"]

@@ -20,16 +20,14 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..config import (PHENOM_ALPHA_DIRECTED, PHENOM_KINDS, STREAM_AXIS, STREAM_EVENTS,
-                      STREAM_FIELD, STREAM_PARAMS)
-from ..rng import block, fill_normals, fill_words, uniform_of
-from .kernel import fgn_autocovariance, fgn_next, reflect_box, state_parameters
+from ..config import PHENOM_KINDS, STREAM_EVENTS, STREAM_FIELD, STREAM_PARAMS
+from ..rng import block, fill_words, uniform_of
+from .kernel import (fgn_autocovariance, fgn_next, kind_of, reflect_box, run_scratch,
+                     state_parameters, step_normals)
 
 _U64 = np.uint64
 _U32 = np.uint32
 CONFINED = PHENOM_KINDS.index("confined")
-FREE = PHENOM_KINDS.index("free")
-DIRECTED = PHENOM_KINDS.index("directed")
 BOUNDARY = 1e-4  # andi's precision_boundary: a start this close to the circle moves in
 CHUNK = 64
 
@@ -111,7 +109,7 @@ def reflect_in_circle(cx, cy, r, bx, by, ex, ey):
 
 @njit(cache=True, nogil=True)
 def _one(x, lab, i, centers, own, nc, a_mean, a_sd, d_mean, d_sd, eps, gam, box, r, trans,
-         k0, k1, traj, alpha, D, z, zw, words, y, g, phi, tmp):
+         k0, k1, traj, alpha, D, z, zw, words, y, g, phi):
     _, dim, T = x.shape
     e = state_parameters(a_mean, a_sd, d_mean, d_sd, eps, gam, k0, k1, traj, alpha, D)
     if e != 0:
@@ -126,12 +124,11 @@ def _one(x, lab, i, centers, own, nc, a_mean, a_sd, d_mean, d_sd, eps, gam, box,
         fgn_autocovariance(g[1], alpha[1] / 2.0, T)
     w0, w1, w2, w3 = block(k0, k1, traj, _U32(STREAM_PARAMS), 0)
     px, py = box * uniform_of(w1), box * uniform_of(w2)
-    for q in range(dim):
-        fill_normals(z[q], T - 1, zw, k0, k1, traj, _U32(STREAM_AXIS + q))
+    step_normals(z, zw, T, k0, k1, traj)
     fill_words(words, (T - 1 + 3) // 4, k0, k1, traj, _U32(STREAM_EVENTS), 0)
     comp, dist = _closest(px, py, centers, n_c)
     state = 1 if dist < r else 0
-    kind0 = DIRECTED if alpha[0] >= PHENOM_ALPHA_DIRECTED else FREE
+    kind0 = kind_of(alpha[0])
     x[i, 0, 0], x[i, 1, 0] = px, py
     lab[i, 0, 0], lab[i, 1, 0] = alpha[state], D[state]
     lab[i, 2, 0], lab[i, 3, 0] = (CONFINED if state else kind0), state
@@ -143,7 +140,7 @@ def _one(x, lab, i, centers, own, nc, a_mean, a_sd, d_mean, d_sd, eps, gam, box,
         if (white1 if s else white0):
             sx, sy = z[0, t - 1], z[1, t - 1]
         else:
-            v = fgn_next(y, z, t0, k, g[s], phi, tmp, v)
+            v = fgn_next(y, z, t0, k, g[s], phi, v)
             sx, sy = y[0, t - 1], y[1, t - 1]
         k += 1
         c = math.sqrt(2.0 * D[s])
@@ -180,20 +177,15 @@ def confinement_kernel(x, lab, centers, own, a_mean, a_sd, d_mean, d_sd, eps, ga
     each trajectory's field.  ``own``: draw a field per trajectory into a copy of
     ``centers`` (whose length is Nc) instead of using ``centers``."""
     n, dim, T = x.shape
-    cap = 4 * ((T - 1 + 3) // 4) + 4
     for ch in prange((n + CHUNK - 1) // CHUNK):
         alpha = np.empty(2)
         D = np.empty(2)
-        z = np.empty((dim, cap))
-        zw = np.empty(cap, np.uint32)
-        words = np.empty(cap, np.uint32)
-        y = np.empty((dim, T))
+        z, zw, y, phi = run_scratch(dim, T)
+        words = np.empty(zw.shape[0], np.uint32)
         g = np.empty((2, T))
-        phi = np.empty(T)
-        tmp = np.empty(T)
         field = centers.copy()
         for i in range(ch * CHUNK, min(n, (ch + 1) * CHUNK)):
             err[i], placed[i] = _one(x, lab, i, field, own, centers.shape[0], a_mean, a_sd,
                                      d_mean, d_sd, eps, gam, box, r, trans, k0, k1,
                                      _U64(start) + _U64(i), alpha, D, z, zw, words, y, g,
-                                     phi, tmp)
+                                     phi)

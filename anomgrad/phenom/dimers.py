@@ -22,14 +22,13 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..config import (PHENOM_ALPHA_DIRECTED, PHENOM_KINDS, STREAM_AXIS, STREAM_PARAMS)
-from ..rng import block, fill_normals, uniform_of
-from .kernel import fgn_autocovariance, fgn_next, reflect_box, state_parameters
+from ..config import STREAM_PARAMS
+from ..rng import block, uniform_of
+from .kernel import (fgn_autocovariance, fgn_next, kind_of, reflect_box, state_parameters,
+                     step_normals)
 
 _U64 = np.uint64
 _U32 = np.uint32
-FREE = PHENOM_KINDS.index("free")
-DIRECTED = PHENOM_KINDS.index("directed")
 STREAM_DIMERS = 97  # a field's coins
 
 
@@ -147,7 +146,7 @@ def _restart(changed, state, label, owner, alpha, D, la, lD, ma, mD, k, rs, stok
 
 
 @njit(cache=True, nogil=True)
-def _advance(t, owner, k, t0, v, ma, y, z, g, rs, phi, tmp):
+def _advance(t, owner, k, t0, v, ma, y, z, g, rs, phi):
     """Every owner's run one step further: y[j, :, t - 1]."""
     for j in range(owner.shape[0]):
         if owner[j] != j:
@@ -158,7 +157,7 @@ def _advance(t, owner, k, t0, v, ma, y, z, g, rs, phi, tmp):
             for q in range(y.shape[1]):
                 y[j, q, t - 1] = z[j, q, t - 1]
         else:
-            v[j] = fgn_next(y[j], z[j], t0[j], k[j], g[j, rs[j]], phi[j], tmp, v[j])
+            v[j] = fgn_next(y[j], z[j], t0[j], k[j], g[j, rs[j]], phi[j], v[j])
         k[j] += 1
 
 
@@ -180,8 +179,7 @@ def _start(N, i0, T, dim, a_mean, a_sd, d_mean, d_sd, box, k0, k1):
     pos = np.empty((N, 2))
     g = np.empty((N, 2, T))  # each particle's autocovariance, free and in a dimer
     for j in range(N):
-        for q in range(dim):
-            fill_normals(z[j, q], T - 1, zw, k0, k1, _U64(i0 + j), _U32(STREAM_AXIS + q))
+        step_normals(z[j], zw, T, k0, k1, _U64(i0 + j))
         b = block(k0, k1, _U64(i0 + j), _U32(STREAM_PARAMS), 0)
         pos[j, 0], pos[j, 1] = box * uniform_of(b[1]), box * uniform_of(b[2])
         for q in range(2):
@@ -207,7 +205,7 @@ def _field(x, lab, row0, f, N, a_mean, a_sd, d_mean, d_sd, box, r, Pu, Pb, stoke
     k, t0, v, rs = np.zeros(N, np.int64), np.zeros(N, np.int64), np.ones(N), np.zeros(N, np.int64)
     ma, mD = alpha[:, 0].copy(), D[:, 0].copy()  # the motion's alpha and D (owner's)
     la, lD = alpha[:, 0].copy(), D[:, 0].copy()  # the labels'
-    y, phi, tmp = np.empty((N, dim, T)), np.empty((N, T)), np.empty(T)
+    y, phi = np.empty((N, dim, T)), np.empty((N, T))
     w = 0  # the field's next coin
     nc = max(1, min(int(box / (2 * r)), 4096))  # cells per side, each at least 2r wide
     side = box / nc
@@ -224,7 +222,7 @@ def _field(x, lab, row0, f, N, a_mean, a_sd, d_mean, d_sd, box, r, Pu, Pb, stoke
         w = _bind(pos, state, label, changed, taken, head, nxt, cand, nc, side, r,
                   max_label, Pb, k0, k1, f, w)
         _restart(changed, state, label, owner, alpha, D, la, lD, ma, mD, k, rs, stokes)
-        _advance(t, owner, k, t0, v, ma, y, z, g, rs, phi, tmp)
+        _advance(t, owner, k, t0, v, ma, y, z, g, rs, phi)
         for j in range(N):
             o = owner[j]
             c = math.sqrt(2.0 * mD[o])
@@ -244,7 +242,7 @@ def _cell(p, nc, side):
 def _labels(lab, i, t, a, d, s):
     lab[i, 0, t] = a
     lab[i, 1, t] = d
-    lab[i, 2, t] = DIRECTED if a >= PHENOM_ALPHA_DIRECTED else FREE
+    lab[i, 2, t] = kind_of(a)
     lab[i, 3, t] = s
 
 

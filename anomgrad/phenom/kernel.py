@@ -30,7 +30,7 @@ from ..config import (PHENOM_ALPHA_DIRECTED, PHENOM_BOUND_ALPHA, PHENOM_BOUND_D,
                       PHENOM_KINDS, PHENOM_MAX_DRAWS, PHENOM_MAX_TRUNC, STREAM_AXIS,
                       STREAM_EVENTS, STREAM_PARAMS, STREAM_STATE_PARAMS)
 from ..models._common import normal4
-from ..rng import block, fill_normals, uniform_of
+from ..rng import block, fill_normals, fill_words, uniform_of
 
 _U64 = np.uint64
 _U32 = np.uint32
@@ -122,7 +122,30 @@ def reflect_box(p, box):
 
 
 @njit(inline="always", cache=True)
-def fgn_next(y, z, t0, k, g, phi, tmp, v):
+def kind_of(alpha):
+    """The kind label of free motion: directed from alpha 1.9 on, else free."""
+    return DIRECTED if alpha >= PHENOM_ALPHA_DIRECTED else FREE
+
+
+@njit(inline="always", cache=True)
+def step_normals(z, zw, T, k0, k1, traj):
+    """z[a, t - 1]: the normal that drives step t on axis a (normal t - 1 of stream
+    16 + a), for every axis of z."""
+    for a in range(z.shape[0]):
+        fill_normals(z[a], T - 1, zw, k0, k1, traj, _U32(STREAM_AXIS + a))
+
+
+@njit(inline="always", cache=True)
+def run_scratch(dim, T):
+    """Per-thread scratch of the fGn runs: normals z (dim, cap), their words zw, run
+    values y (dim, T), Durbin-Levinson's predictor phi (T,)."""
+    cap = 4 * ((T - 1 + 3) // 4) + 4
+    return (np.empty((dim, cap)), np.empty(cap, np.uint32), np.empty((dim, T)),
+            np.empty(T))
+
+
+@njit(inline="always", cache=True)
+def fgn_next(y, z, t0, k, g, phi, v):
     """Step k of an fGn run that started at index t0: y[a, t0 + k] from the normals
     z[a, t0 + k] and the run's earlier values (Durbin-Levinson: ``phi`` holds the order
     k - 1 predictor, ``v`` its innovation variance, both updated); returns the new v.
@@ -162,7 +185,7 @@ def fgn_next(y, z, t0, k, g, phi, tmp, v):
 
 
 @njit(cache=True)
-def _fgn_run(y, z, t0, n, H, g, phi, tmp):
+def _fgn_run(y, z, t0, n, H, g, phi):
     """y[a, t0 + k] for k < n: fGn of Hurst H from the normals z[a, t0 + k]
     (Durbin-Levinson: exact, O(n^2)); H = 1/2 is white noise."""
     dim = y.shape[0]
@@ -174,12 +197,12 @@ def _fgn_run(y, z, t0, n, H, g, phi, tmp):
     fgn_autocovariance(g, H, n)
     v = 1.0
     for k in range(n):
-        v = fgn_next(y, z, t0, k, g, phi, tmp, v)
+        v = fgn_next(y, z, t0, k, g, phi, v)
 
 
 @njit(cache=True, nogil=True)
 def _one(x, lab, i, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box, init_state, k0, k1,
-         traj, alpha, D, state, words, z, zw, y, g, phi, tmp):
+         traj, alpha, D, state, words, z, zw, y, g, phi):
     """Trajectory ``i`` (counter ``traj``) into x[i], lab[i]; 0 or an error code."""
     _, dim, T = x.shape
     S = cdf.shape[0]
@@ -195,9 +218,7 @@ def _one(x, lab, i, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box, init_state, 
     if S == 1:
         state[:T] = 0
     else:
-        for b in range((T - 1 + 3) // 4):
-            c0, c1, c2, c3 = block(k0, k1, traj, _U32(STREAM_EVENTS), b)
-            words[4 * b], words[4 * b + 1], words[4 * b + 2], words[4 * b + 3] = c0, c1, c2, c3
+        fill_words(words, (T - 1 + 3) // 4, k0, k1, traj, _U32(STREAM_EVENTS), 0)
         for t in range(1, T):
             u = uniform_of(words[t - 1])
             row = state[t - 1]
@@ -207,15 +228,14 @@ def _one(x, lab, i, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box, init_state, 
             state[t] = j
     # the steps: fGn runs, one per maximal run of steps under one state
     m = T - 1
-    for a in range(dim):
-        fill_normals(z[a], m, zw, k0, k1, traj, _U32(STREAM_AXIS + a))
+    step_normals(z, zw, T, k0, k1, traj)
     t0 = 0  # step index t - 1 of the run's first step
     while t0 < m:
         s = state[t0]
         t1 = t0 + 1
         while t1 < m and state[t1] == s:
             t1 += 1
-        _fgn_run(y, z, t0, t1 - t0, alpha[s] / 2.0, g, phi, tmp)
+        _fgn_run(y, z, t0, t1 - t0, alpha[s] / 2.0, g, phi)
         c = math.sqrt(2.0 * D[s])
         for a in range(dim):
             for k in range(t0, t1):
@@ -235,7 +255,7 @@ def _one(x, lab, i, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box, init_state, 
         s = state[t]
         lab[i, 0, t] = alpha[s]
         lab[i, 1, t] = D[s]
-        lab[i, 2, t] = DIRECTED if alpha[s] >= PHENOM_ALPHA_DIRECTED else FREE
+        lab[i, 2, t] = kind_of(alpha[s])
         lab[i, 3, t] = s
     return 0
 
@@ -249,22 +269,17 @@ def states_kernel(x, lab, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box, init_s
     """x (n, dim, T) positions, lab (n, 4, T) labels, err (n,) error codes."""
     n, dim, T = x.shape
     S = cdf.shape[0]
-    cap = 4 * ((T - 1 + 3) // 4) + 4
     for c in prange((n + CHUNK - 1) // CHUNK):
         alpha = np.empty(S)
         D = np.empty(S)
         state = np.empty(T, np.int64)
-        words = np.empty(cap, np.uint32)
-        z = np.empty((dim, cap))
-        zw = np.empty(cap, np.uint32)
-        y = np.empty((dim, T))
+        z, zw, y, phi = run_scratch(dim, T)
+        words = np.empty(zw.shape[0], np.uint32)
         g = np.empty(T)
-        phi = np.empty(T)
-        tmp = np.empty(T)
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             err[i] = _one(x, lab, i, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box,
                           init_state, k0, k1, _U64(start) + _U64(i), alpha, D, state, words,
-                          z, zw, y, g, phi, tmp)
+                          z, zw, y, g, phi)
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -294,7 +309,7 @@ def single_finish(x, lab, f, alpha, D, box, k0, k1, start):
                 if box > 0.0:
                     p = reflect_box(p, box)
                 x[i, a, t] = p
-        kind = DIRECTED if alpha[i] >= PHENOM_ALPHA_DIRECTED else FREE
+        kind = kind_of(alpha[i])
         for t in range(T):
             lab[i, 0, t] = alpha[i]
             lab[i, 1, t] = D[i]

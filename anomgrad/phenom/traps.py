@@ -19,16 +19,14 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..config import (PHENOM_ALPHA_DIRECTED, PHENOM_KINDS, STREAM_AXIS, STREAM_EVENTS,
-                      STREAM_PARAMS)
-from ..rng import block, fill_normals, fill_words, uniform_of
-from .kernel import fgn_autocovariance, fgn_next, reflect_box, state_parameters
+from ..config import PHENOM_KINDS, STREAM_EVENTS, STREAM_PARAMS
+from ..rng import block, fill_words, uniform_of
+from .kernel import (fgn_autocovariance, fgn_next, kind_of, reflect_box, run_scratch,
+                     state_parameters, step_normals)
 
 _U64 = np.uint64
 _U32 = np.uint32
 IMMOBILE = PHENOM_KINDS.index("immobile")
-FREE = PHENOM_KINDS.index("free")
-DIRECTED = PHENOM_KINDS.index("directed")
 CHUNK = 64
 
 
@@ -44,7 +42,7 @@ def _near(px, py, traps, r):
 
 @njit(cache=True, nogil=True)
 def _one(x, lab, i, traps, a_mean, a_sd, d_mean, d_sd, box, r, Pu, Pb, k0, k1, traj,
-         alpha, D, z, zw, words, y, g, phi, tmp):
+         alpha, D, z, zw, words, y, g, phi):
     _, dim, T = x.shape
     nil = np.zeros(1)
     e = state_parameters(a_mean, a_sd, d_mean, d_sd, nil, nil + 1.0, k0, k1, traj, alpha, D)
@@ -55,11 +53,10 @@ def _one(x, lab, i, traps, a_mean, a_sd, d_mean, d_sd, box, r, Pu, Pb, k0, k1, t
     if not white:
         fgn_autocovariance(g, a / 2.0, T)
     c = math.sqrt(2.0 * d)
-    kind = DIRECTED if a >= PHENOM_ALPHA_DIRECTED else FREE
+    kind = kind_of(a)
     w0, w1, w2, w3 = block(k0, k1, traj, _U32(STREAM_PARAMS), 0)
     px, py = box * uniform_of(w1), box * uniform_of(w2)
-    for q in range(dim):
-        fill_normals(z[q], T - 1, zw, k0, k1, traj, _U32(STREAM_AXIS + q))
+    step_normals(z, zw, T, k0, k1, traj)
     fill_words(words, (2 * (T - 1) + 3) // 4, k0, k1, traj, _U32(STREAM_EVENTS), 0)
     x[i, 0, 0], x[i, 1, 0] = px, py
     lab[i, 0, 0], lab[i, 1, 0], lab[i, 2, 0], lab[i, 3, 0] = a, d, kind, 0
@@ -78,7 +75,7 @@ def _one(x, lab, i, traps, a_mean, a_sd, d_mean, d_sd, box, r, Pu, Pb, k0, k1, t
             if white:
                 sx, sy = z[0, t - 1], z[1, t - 1]
             else:
-                v = fgn_next(y, z, t0, k, g, phi, tmp, v)
+                v = fgn_next(y, z, t0, k, g, phi, v)
                 sx, sy = y[0, t - 1], y[1, t - 1]
             k += 1
             px, py = px + c * sx, py + c * sy
@@ -93,21 +90,15 @@ def traps_kernel(x, lab, traps, a_mean, a_sd, d_mean, d_sd, box, r, Pu, Pb, k0, 
                  err):
     """x (n, 2, T), lab (n, 4, T), err (n,) error codes."""
     n, dim, T = x.shape
-    cap = 4 * ((T - 1 + 3) // 4) + 4
     for ch in prange((n + CHUNK - 1) // CHUNK):
         alpha = np.empty(1)
         D = np.empty(1)
-        z = np.empty((dim, cap))
-        zw = np.empty(cap, np.uint32)
-        words = np.empty(2 * cap, np.uint32)
-        y = np.empty((dim, T))
+        z, zw, y, phi = run_scratch(dim, T)
+        words = np.empty(2 * zw.shape[0], np.uint32)  # two coins per frame
         g = np.empty(T)
-        phi = np.empty(T)
-        tmp = np.empty(T)
         for i in range(ch * CHUNK, min(n, (ch + 1) * CHUNK)):
             err[i] = _one(x, lab, i, traps, a_mean, a_sd, d_mean, d_sd, box, r, Pu, Pb,
-                          k0, k1, _U64(start) + _U64(i), alpha, D, z, zw, words, y, g, phi,
-                          tmp)
+                          k0, k1, _U64(start) + _U64(i), alpha, D, z, zw, words, y, g, phi)
 
 
 def field(seed_words, Nt: int, box: float, stream: int) -> np.ndarray:

@@ -41,11 +41,11 @@ def test_positions_and_labels_are_those_of_generate(tmp_path):
 def test_an_interrupted_run_resumes_to_the_same_bytes(tmp_path, monkeypatch):
     calls = []
 
-    def store(w, x, alpha, labels=None, _orig=trajectories._store):
+    def store(w, rows, _orig=trajectories._store):
         if len(calls) == 3:
             raise KeyboardInterrupt
-        calls.append(len(x))
-        return _orig(w, x, alpha, labels)
+        calls.append(len(rows["x"]))
+        return _orig(w, rows)
 
     monkeypatch.setattr(trajectories, "_store", store)
     assert cli(tmp_path / "r.h5", "--chunk", "6") == 130
