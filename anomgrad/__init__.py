@@ -11,6 +11,7 @@ use.
 
 import importlib
 
+from . import _numba  # noqa: F401  (how Numba compiles: before any kernel)
 from ._version import __version__
 from .config import MODELS
 from .generate import generate

@@ -24,6 +24,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from . import _numba  # noqa: F401  (the vector width, set before the first compilation)
 from ._validate import check_seed
 
 _U32 = np.uint32
