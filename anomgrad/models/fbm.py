@@ -24,7 +24,6 @@ import math
 
 import numba
 import numpy as np
-import scipy.fft
 from numba import njit, prange
 
 from ..config import FBM_CHUNK_BYTES, STREAM_AXIS
@@ -67,6 +66,8 @@ def fgn_autocovariance(H, m):
 
 def eigenvalues(alpha: np.ndarray, T: int, workers: int = 1) -> np.ndarray:
     """lambda_k for k = 0..m (lambda_(M-k) = lambda_k), shape (len(alpha), m + 1)."""
+    import scipy.fft  # lazy: scipy (FBM alone needs it; keeps classify's start-up light)
+
     m = embedding_size(T) // 2
     gam = fgn_autocovariance(np.asarray(alpha, np.float64) / 2.0, m)
     lam = scipy.fft.dct(gam, type=1, axis=-1, overwrite_x=True, workers=workers)
@@ -122,6 +123,8 @@ def _store(out, A):
 
 def generate_cpu(out: np.ndarray, alpha: np.ndarray, seed: int, start: int) -> None:
     n, dim, T = out.shape
+    import scipy.fft  # lazy: scipy (FBM alone needs it; keeps classify's start-up light)
+
     k0, k1 = seed_words(seed)
     M = embedding_size(T)
     workers = numba.get_num_threads()  # the FFTs use as many threads as the generators
