@@ -3,8 +3,8 @@
 On CPUs with AVX-512 LLVM's tuning for most Intel models (``prefer-256-bit``) keeps
 vectorised loops at 256 bits.  The generators' math (Philox words, Box-Muller normals,
 the deterministic log, exp and sincos of :mod:`anomgrad.rng`) runs in such loops, and at
-512 bits it is 1.1-1.4x faster (issue 22, docs/benchmarks.md: BM 239,000 -> 325,000
-trajectories/s on 2 cores).  The results are the same bits: the loops are element-wise
+512 bits it is 1.1-1.4x faster (issue 22, docs/benchmarks.md: BM about 240,000 ->
+310,000-330,000 trajectories/s on 2 cores).  The results are the same bits: the loops are element-wise
 IEEE arithmetic without fast-math, so the width changes how many lanes run at once, not
 what each computes.
 

@@ -12,9 +12,8 @@ HASH = (
     "import hashlib, numpy as np, anomgrad as ag, numba.core.config as c\n"
     "print(c.CPU_FEATURES is not None and c.CPU_FEATURES.endswith(',-prefer-256-bit'))\n"
     f"for m, a, d in {CASES}:\n"
-    "    for dt in (np.float64,):\n"
-    "        x = ag.generate(m, 64, 300, a, dim=d, seed=5, start=7, dtype=dt)\n"
-    "        print(m, dt.__name__, hashlib.sha256(x.tobytes()).hexdigest())\n"
+    "    x = ag.generate(m, 64, 300, a, dim=d, seed=5, start=7, dtype=np.float64)\n"
+    "    print(m, hashlib.sha256(x.tobytes()).hexdigest())\n"
 )
 
 
