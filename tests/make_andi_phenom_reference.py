@@ -3,7 +3,12 @@
 Run in an environment with andi-datasets 2.1.13 (it pins numpy <= 1.26.4):
 
     python -m venv /tmp/andi && /tmp/andi/bin/pip install andi-datasets==2.1.13
-    /tmp/andi/bin/python tests/make_andi_phenom_reference.py
+    /tmp/andi/bin/python tests/make_andi_phenom_reference.py            # every config
+    /tmp/andi/bin/python tests/make_andi_phenom_reference.py dimer-eps  # some, merged
+
+andi-datasets does not draw everything from numpy's seeded generator, so a second run
+gives other samples of the same distributions: naming configs regenerates only those
+and keeps the file's others.
 
 Stores per-trajectory statistics (tests/phenom_stats.py) and andi's speed, no
 trajectories.
@@ -23,8 +28,12 @@ from phenom_stats import CONFIGS, N, NAMES, T, from_andi, statistics  # noqa: E4
 def main():
     np.random.seed(20261205)
     mp = models_phenom()
-    out = {}
+    path = os.path.join(os.path.dirname(__file__), "data", "andi-datasets-2.1.13-phenom.npz")
+    only = sys.argv[1:]
+    out = {k: v for k, v in np.load(path).items() if k not in ("names", "T", "N")} if only else {}
     for name, model, params in CONFIGS:
+        if only and name not in only:
+            continue
         t0 = time.perf_counter()
         if model == "multi_state":
             trajs, labels = mp.multi_state(N=N, T=T, return_state_num=True, **params)
@@ -47,7 +56,6 @@ def main():
         out[name] = statistics(*from_andi(trajs, labels, model))
         out[name + "/rate"] = rate
         print(f"{name:18s} {rate:9.0f} traj/s", flush=True)
-    path = os.path.join(os.path.dirname(__file__), "data", "andi-datasets-2.1.13-phenom.npz")
     np.savez_compressed(path, names=np.array(NAMES), T=T, N=N, **out)
     print("wrote", path)
 

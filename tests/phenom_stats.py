@@ -42,6 +42,8 @@ CONFIGS = [
     ("dimer-stokes", "dimerization", {"N": 50, "L": 20.0, "r": 1.0, "Pb": 0.3, "Pu": 0.1,
                                       "Ds": [[1.0, 0.1], [0.5, 0.01]],
                                       "alphas": [[0.8, 0.01], [0.4, 0.01]], "stokes": True}),
+    ("dimer-eps", "dimerization", {"N": 50, "L": 15.0, "r": 1.0, "Pb": 0.5, "Pu": 0.05,
+                                   "alphas": [[1.2, 0.01], [0.8, 0.04]], "epsilon_a": 0.3}),
 ]
 LAGS = (1, 10, 50)
 T0 = 100  # displacements from frame T0

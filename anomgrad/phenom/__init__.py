@@ -178,7 +178,7 @@ def _compartments(p: dict, L: float, given: dict) -> dict:
 
 def _dimers(p: dict, L: float, given: dict) -> dict:
     """dimerization's own parameters: particles per field, their radius, the binding and
-    breaking probabilities, the Stokes rule."""
+    breaking probabilities, the Stokes rule, the dimer alpha's distance (epsilon_a)."""
     N = V.check_int("N", p["N"], 1, 10**5)
     r = _number("r", p["r"])
     if r <= 0:
@@ -186,13 +186,11 @@ def _dimers(p: dict, L: float, given: dict) -> dict:
     if N * math.pi * r * r > L * L:
         raise ValueError(f"N = {N} particles of radius r = {r:g} cover more than the box of "
                          f"side L = {L:g} can hold (N pi r^2 > L^2)")
-    if _number("epsilon_a", p["epsilon_a"]) != 0:
-        raise ValueError("epsilon_a: a constraint between the free and the dimer alpha is "
-                         "not supported for dimerization yet (give 0, andi's default)")
     if not isinstance(p["stokes"], (bool, np.bool_)):
         raise TypeError(f"stokes must be True or False, got {p['stokes']!r}")
     return {"N": N, "r": r, "Pu": _probability("Pu", p["Pu"]),
-            "Pb": _probability("Pb", p["Pb"]), "stokes": bool(p["stokes"])}
+            "Pb": _probability("Pb", p["Pb"]), "stokes": bool(p["stokes"]),
+            "eps_dimer": _number("epsilon_a", p["epsilon_a"])}
 
 
 def parameters(model: str, params: dict) -> dict:
@@ -298,8 +296,8 @@ def generate(model: str, n: int, T: int, dim: int, seed: int, start: int, dtype,
                              f"together: n and start must be multiples of N, got n={n}, "
                              f"start={start}")
         D_.dimers_kernel(x, lab, N, kw["a_mean"], kw["a_sd"], kw["d_mean"], kw["d_sd"],
-                         kw["box"], kw["r"], kw["Pu"], kw["Pb"], kw["stokes"], k0, k1,
-                         start // N, err)
+                         kw["box"], kw["r"], kw["Pu"], kw["Pb"], kw["stokes"],
+                         kw["eps_dimer"], k0, k1, start // N, err)
     elif model == "confinement":
         placed = np.zeros(n, np.int64)
         C_.confinement_kernel(x, lab, kw["centers"], kw["own"], kw["a_mean"], kw["a_sd"],

@@ -9,7 +9,10 @@ The particles interact, so they are made a **field** of N at a time: trajectorie
 two states), the start ``L U`` from words 1, 2 of stream 0, the normals of streams 16,
 17.  Per field (counter f, stream 97, words in order of use): the breaking coin of every
 dimer at every frame (dimers by label), then the binding coins in andi's order (each
-free particle by index, its candidates closer than 2r by index, until one binds).  Each
+free particle by index, its candidates closer than 2r by index, until one binds).
+With ``epsilon_a`` (andi: a dimer's alpha at least epsilon_a below the smaller free
+alpha of its particles) every new dimer draws its alpha instead, from normals of the
+field's stream 98 in order of use (new dimers of a frame by their first particle).  Each
 run of steps is a fresh fGn driven by the particle's own normals (normal t - 1 for step
 t); a dimer moves with a run of its first (lowest-index) particle's normals, alpha and D,
 and both particles take the same steps, as andi-datasets does.
@@ -24,12 +27,14 @@ from numba import njit, prange
 
 from ..config import STREAM_PARAMS
 from ..rng import block, uniform_of
-from .kernel import (fgn_autocovariance, fgn_next, kind_of, reflect_box, state_parameters,
-                     step_normals)
+from ..config import PHENOM_MAX_DRAWS
+from .kernel import (A_HI, A_LO, ERR_EPSILON, ERR_TRUNC_ALPHA, _truncated, fgn_autocovariance,
+                     fgn_next, kind_of, reflect_box, state_parameters, step_normals)
 
 _U64 = np.uint64
 _U32 = np.uint32
 STREAM_DIMERS = 97  # a field's coins
+STREAM_DIMER_ALPHA = 98  # a field's dimer alphas under epsilon_a
 
 
 @njit(inline="always", cache=True)
@@ -111,6 +116,39 @@ def _bind(pos, state, label, changed, taken, head, nxt, cand, nc, side, r, max_l
 
 
 @njit(cache=True, nogil=True)
+def _dimer_alphas(changed, state, label, alpha, g, eps, a_mean, a_sd, k0, k1, f, ja):
+    """epsilon_a != 0 (andi): each new dimer draws its alpha from the dimer state's
+    truncated normal, again while it is less than ``eps`` below the smaller free alpha of
+    its two particles (at most andi's 100 redraws); both take it (``alpha[:, 1]``) and
+    the first particle's dimer autocovariance follows.  Returns (next draw, error)."""
+    N = state.shape[0]
+    stream = _U32(STREAM_DIMER_ALPHA)
+    for j in range(N):
+        if not changed[j] or state[j] != 1:
+            continue
+        other = -1
+        for q in range(N):
+            if label[q] == label[j] and q != j:
+                other = q
+        if other < j:  # the dimer is drawn once, by its first particle
+            continue
+        lo = min(alpha[j, 0], alpha[other, 0])
+        a, ja, ok = _truncated(a_mean, a_sd, A_LO, A_HI, k0, k1, _U64(f), stream, ja)
+        tries = 0
+        while ok and lo - a < eps:
+            tries += 1
+            if tries > PHENOM_MAX_DRAWS:
+                return ja, ERR_EPSILON
+            a, ja, ok = _truncated(a_mean, a_sd, A_LO, A_HI, k0, k1, _U64(f), stream, ja)
+        if not ok:
+            return ja, ERR_TRUNC_ALPHA
+        alpha[j, 1] = alpha[other, 1] = a
+        if a != 1.0:
+            fgn_autocovariance(g[j, 1], a / 2.0, g.shape[2])
+    return ja, 0
+
+
+@njit(cache=True, nogil=True)
 def _restart(changed, state, label, owner, alpha, D, la, lD, ma, mD, k, rs, stokes):
     """The particles whose state changed: their labels' alpha and D (Stokes' rule from
     the D both had), who moves them (a dimer: its first particle), fresh runs."""
@@ -189,8 +227,8 @@ def _start(N, i0, T, dim, a_mean, a_sd, d_mean, d_sd, box, k0, k1):
 
 
 @njit(cache=True, nogil=True)
-def _field(x, lab, row0, f, N, a_mean, a_sd, d_mean, d_sd, box, r, Pu, Pb, stokes, k0, k1,
-           err):
+def _field(x, lab, row0, f, N, a_mean, a_sd, d_mean, d_sd, box, r, Pu, Pb, stokes, eps, k0,
+           k1, err):
     """Field f (particles f N .. f N + N - 1) into rows row0 .. row0 + N - 1 of x
     (n, 2, T), lab (n, 4, T) and err."""
     _, dim, T = x.shape
@@ -206,7 +244,7 @@ def _field(x, lab, row0, f, N, a_mean, a_sd, d_mean, d_sd, box, r, Pu, Pb, stoke
     ma, mD = alpha[:, 0].copy(), D[:, 0].copy()  # the motion's alpha and D (owner's)
     la, lD = alpha[:, 0].copy(), D[:, 0].copy()  # the labels'
     y, phi = np.empty((N, dim, T)), np.empty((N, T))
-    w = 0  # the field's next coin
+    w = ja = 0  # the field's next coin, next dimer-alpha normal
     nc = max(1, min(int(box / (2 * r)), 4096))  # cells per side, each at least 2r wide
     side = box / nc
     head = np.full(nc * nc, -1, np.int64)
@@ -221,6 +259,12 @@ def _field(x, lab, row0, f, N, a_mean, a_sd, d_mean, d_sd, box, r, Pu, Pb, stoke
         top, w = _break(state, label, owner, changed, bl, max_label, Pu, k0, k1, f, w)
         w = _bind(pos, state, label, changed, taken, head, nxt, cand, nc, side, r,
                   max_label, Pb, k0, k1, f, w)
+        if eps != 0.0:
+            ja, e = _dimer_alphas(changed, state, label, alpha, g, eps, a_mean[1], a_sd[1],
+                                  k0, k1, f, ja)
+            if e != 0:
+                err[row0] = e
+                return
         _restart(changed, state, label, owner, alpha, D, la, lD, ma, mD, k, rs, stokes)
         _advance(t, owner, k, t0, v, ma, y, z, g, rs, phi)
         for j in range(N):
@@ -247,9 +291,9 @@ def _labels(lab, i, t, a, d, s):
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def dimers_kernel(x, lab, N, a_mean, a_sd, d_mean, d_sd, box, r, Pu, Pb, stokes, k0, k1,
-                  first_field, err):
+def dimers_kernel(x, lab, N, a_mean, a_sd, d_mean, d_sd, box, r, Pu, Pb, stokes, eps, k0,
+                  k1, first_field, err):
     """x (n, 2, T), lab (n, 4, T): n / N fields of N particles; err (n,)."""
     for f in prange(x.shape[0] // N):
         _field(x, lab, f * N, f + first_field, N, a_mean, a_sd, d_mean, d_sd, box, r, Pu,
-               Pb, stokes, k0, k1, err)
+               Pb, stokes, eps, k0, k1, err)

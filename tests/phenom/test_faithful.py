@@ -70,6 +70,7 @@ def test_same_distribution_as_andi_datasets(name, model, params):
     ("single-spread", {"alphas": [0.6, 0.1]}),
     ("single-box", {"L": 22.0}),
     ("dimer-dense", {"Pb": 0.2}),
+    ("dimer-eps", {"epsilon_a": 0.0}),  # the constraint ignored
 ])
 def test_a_wrong_parameter_is_detected(name, change):
     """The comparison has power: one parameter moved a little fails it."""

@@ -280,9 +280,40 @@ def test_dimers_move_together_and_take_their_labels(stokes):
     np.testing.assert_allclose(lab[:, 1], np.where(bound, 0.5 if stokes else 0.1, 1.0))
 
 
+def test_a_dimer_alpha_keeps_epsilon_a_below_its_particles():
+    """With epsilon_a every new dimer draws its own alpha, at least epsilon_a below the
+    free alpha of each of its two particles (andi-datasets' constraint), and both
+    particles carry it; epsilon_a = 0 leaves the trajectories as they were."""
+    eps, n, T = 0.3, 120, 150
+    kw = dict(DIMERS, alphas=[[1.2, 0.1], [0.8, 0.2]])
+    x, lab = ag.generate("dimerization", n, T, seed=4, dtype=np.float64, epsilon_a=eps, **kw)
+    bound = lab[:, 3] == 1
+    assert 0.2 < bound.mean() < 0.9
+    free = lab[:, 0, 0]  # every particle starts free
+    assert (lab[:, 0][~bound] == np.repeat(free[:, None], T, 1)[~bound]).all()
+    assert (lab[:, 0][bound] <= np.repeat(free[:, None], T, 1)[bound] - eps).all()
+    pairs = dimer_values = 0
+    for f in range(n // 40):
+        for t in range(1, T):
+            a = lab[40 * f: 40 * f + 40, 0, t][bound[40 * f: 40 * f + 40, t]]
+            values, counts = np.unique(a, return_counts=True)
+            assert (counts == 2).all()  # each dimer's alpha is its own, shared by two
+            pairs += len(values)
+            dimer_values += len(np.unique(np.round(values, 12)))
+    assert pairs > 1000 and dimer_values == pairs
+    # the constraint bites: without it, the dimer state's own alphas (mean 0.8) often
+    # lie within eps of the free ones; with it, none does
+    x0, lab0 = ag.generate("dimerization", n, T, seed=4, dtype=np.float64, **kw)
+    b0 = lab0[:, 3] == 1
+    assert (lab0[:, 0][b0] > np.repeat(lab0[:, 0, 0][:, None], T, 1)[b0] - eps).mean() > 0.2
+    x00, _ = ag.generate("dimerization", n, T, seed=4, dtype=np.float64, epsilon_a=0.0, **kw)
+    np.testing.assert_array_equal(x00, x0)
+
+
 def test_dimer_fields_are_the_unit_of_the_contract():
-    x, lab = ag.generate("dimerization", 120, 60, seed=9, **DIMERS)
-    x2, lab2 = ag.generate("dimerization", 40, 60, seed=9, start=80, **DIMERS)
+    kw = dict(DIMERS, alphas=[[1.2, 0.1], [0.8, 0.2]], epsilon_a=0.2)  # its draws too
+    x, lab = ag.generate("dimerization", 120, 60, seed=9, **kw)
+    x2, lab2 = ag.generate("dimerization", 40, 60, seed=9, start=80, **kw)
     np.testing.assert_array_equal(x2, x[80:]), np.testing.assert_array_equal(lab2, lab[80:])
     for n, start in [(50, 0), (40, 20)]:
         with pytest.raises(ValueError, match="multiples of N"):
@@ -291,7 +322,8 @@ def test_dimer_fields_are_the_unit_of_the_contract():
 
 @pytest.mark.parametrize("params,match", [
     ({"N": 300, "L": 10.0}, "more than the box"),
-    ({"epsilon_a": 0.2}, "epsilon_a"),
+    ({"epsilon_a": "0.2"}, "epsilon_a must be a number"),
+    ({"N": 30, "alphas": [[0.5, 0], [1.0, 0]], "epsilon_a": 0.2}, "epsilon_a: no alpha 100 draws"),
     ({"stokes": 1}, "stokes must be True or False"),
     ({"Pu": 1.5}, "Pu is a probability"),
     ({"N": 0}, "N"),
