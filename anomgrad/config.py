@@ -50,6 +50,8 @@ STREAM_ALPHA = 64  # per-trajectory alpha: `anomgrad generate --alpha-range`, Re
 STREAM_SHUFFLE = 65  # row-order key of ResAnDi dataset files
 STREAM_STATE_PARAMS = 128  # 128 + 2 s, 129 + 2 s: normals of state s's alpha and D (phenom)
 STREAM_FIELD = 96  # a state model's field (traps), drawn from the seed alone (counter 0)
+STREAM_DIMERS = 97  # dimerization: a field's breaking and binding coins (counter: the field)
+STREAM_DIMER_ALPHA = 98  # dimerization: its new dimers' alphas under epsilon_a (the field)
 
 # Work sizes.
 FBM_CHUNK_BYTES = 64 * 2**20  # complex scratch per FFT batch

@@ -25,16 +25,13 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..config import STREAM_PARAMS
+from ..config import PHENOM_MAX_DRAWS, STREAM_DIMER_ALPHA, STREAM_DIMERS, STREAM_PARAMS
 from ..rng import block, uniform_of
-from ..config import PHENOM_MAX_DRAWS
 from .kernel import (A_HI, A_LO, ERR_EPSILON, ERR_TRUNC_ALPHA, _truncated, fgn_autocovariance,
                      fgn_next, kind_of, reflect_box, state_parameters, step_normals)
 
 _U64 = np.uint64
 _U32 = np.uint32
-STREAM_DIMERS = 97  # a field's coins
-STREAM_DIMER_ALPHA = 98  # a field's dimer alphas under epsilon_a
 
 
 @njit(inline="always", cache=True)
