@@ -15,6 +15,13 @@ AVX-512, or ``ANOMGRAD_NUMBA_WIDE=0``.  Numba fixes its target once, at the firs
 compilation in the process: if another library compiled before anomgrad was imported,
 the default stays (the same results, slower).  Numba's on-disk cache is keyed by the
 features, so kernels cached with either setting are not mixed up.
+
+One convention goes with it, for every ``@njit`` function that is neither a parallel
+kernel nor inlined: ``error_model="numpy"``.  Numba compiles a prange body with numpy's
+error model, but a function it calls is compiled on its own, with Python's unless it
+says otherwise; every float division then checks for zero, and loops of normals or of
+the log and exp of :mod:`anomgrad.rng` stop vectorising (the AnDi 2 state models ran
+1.2-1.7x slower for it; the same bits either way).  ``tests/test_layout.py`` checks it.
 """
 
 from __future__ import annotations

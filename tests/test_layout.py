@@ -125,3 +125,29 @@ def test_the_project_cites_only_what_ships_with_it():
                         not (p.parent.name == "docs" and "(method.md" in line):
                     bad.append(f"{p.relative_to(ROOT)}:{i}")
     assert not bad, "cite docs/method.md:\n" + "\n".join(bad)
+
+
+def _njit_keywords(node):
+    """The keywords of a function's ``@njit(...)`` decorator, or None."""
+    for d in node.decorator_list:
+        if isinstance(d, ast.Call) and getattr(d.func, "id", None) == "njit":
+            return {k.arg: k.value for k in d.keywords}
+    return None
+
+
+def test_numba_functions_called_from_kernels_use_numpys_error_model():
+    """A Numba function that is neither inlined nor a parallel kernel is compiled on its
+    own, with Python's error model unless it says otherwise: every division then checks
+    for zero, and loops of Box-Muller normals or the log/exp of rng.py stop vectorising
+    (3x slower; docs/benchmarks.md, issue 23). Parallel kernels get numpy's model from
+    Numba, and inlined helpers take their caller's."""
+    missing = []
+    for p in _modules():
+        for node in _functions(ast.parse(p.read_text())):
+            kw = _njit_keywords(node)
+            if kw is None or "inline" in kw or "parallel" in kw:
+                continue
+            em = kw.get("error_model")
+            if not (isinstance(em, ast.Constant) and em.value == "numpy"):
+                missing.append(f"{p.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert not missing, missing

@@ -25,7 +25,7 @@ from ._common import seed_words, store_cumsum
 _U64 = np.uint64
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _tables(T):
     """ln t and log1p(1/t) for t = 1 .. T-1."""
     lnt = np.empty(T - 1)
@@ -36,7 +36,7 @@ def _tables(T):
     return lnt, l1p
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _scale(sc, al, lnt, l1p):
     """sqrt((t+1)^al - t^al) for t = 1 .. T-1 into ``sc``."""
     for t in range(len(sc)):

@@ -32,7 +32,7 @@ BOUNDARY = 1e-4  # andi's precision_boundary: a start this close to the circle m
 CHUNK = 64
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def place(centers, L, r, k0, k1, traj, stream):
     """andi's ``_distribute_circular_compartments`` into ``centers`` (Nc, 2); returns
     how many it placed (fewer than Nc when 100 Nc candidates were not enough)."""
@@ -76,7 +76,7 @@ def _closest(px, py, centers, n):
     return best, dbest
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def reflect_in_circle(cx, cy, r, bx, by, ex, ey):
     """The end of the step ``(bx, by) -> (ex, ey)`` (from inside to outside the circle)
     reflected off it, as andi's ``_reflected_position`` loop: from the exit point the
@@ -107,7 +107,7 @@ def reflect_in_circle(cx, cy, r, bx, by, ex, ey):
         bx, by = ix, iy
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _one(x, lab, i, centers, own, nc, a_mean, a_sd, d_mean, d_sd, eps, gam, box, r, trans,
          k0, k1, traj, alpha, D, z, zw, words, y, g, phi):
     _, dim, T = x.shape

@@ -41,7 +41,7 @@ def _coin(k0, k1, f, w):
     return uniform_of(b[w % 4])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _break(state, label, owner, changed, bl, top, Pu, k0, k1, f, w):
     """Dimers break (andi: each bound label, in increasing order, one coin); a broken
     pair takes labels above every label so far.  Returns (top label, next coin)."""
@@ -65,7 +65,7 @@ def _break(state, label, owner, changed, bl, top, Pu, k0, k1, f, w):
     return top, w
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _bind(pos, state, label, changed, taken, head, nxt, cand, nc, side, r, max_label, Pb,
           k0, k1, f, w):
     """Binding (andi's loop: particles by index, candidates closer than 2r by index,
@@ -112,7 +112,7 @@ def _bind(pos, state, label, changed, taken, head, nxt, cand, nc, side, r, max_l
     return w
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _dimer_alphas(changed, state, label, alpha, g, eps, a_mean, a_sd, k0, k1, f, ja):
     """epsilon_a != 0 (andi): each new dimer draws its alpha from the dimer state's
     truncated normal, again while it is less than ``eps`` below the smaller free alpha of
@@ -145,7 +145,7 @@ def _dimer_alphas(changed, state, label, alpha, g, eps, a_mean, a_sd, k0, k1, f,
     return ja, 0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _restart(changed, state, label, owner, alpha, D, la, lD, ma, mD, k, rs, stokes):
     """The particles whose state changed: their labels' alpha and D (Stokes' rule from
     the D both had), who moves them (a dimer: its first particle), fresh runs."""
@@ -180,7 +180,7 @@ def _restart(changed, state, label, owner, alpha, D, la, lD, ma, mD, k, rs, stok
             ma[j], mD[j] = ma[owner[j]], mD[owner[j]]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _advance(t, owner, k, t0, v, ma, y, z, g, rs, phi):
     """Every owner's run one step further: y[j, :, t - 1]."""
     for j in range(owner.shape[0]):
@@ -196,7 +196,7 @@ def _advance(t, owner, k, t0, v, ma, y, z, g, rs, phi):
         k[j] += 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _start(N, i0, T, dim, a_mean, a_sd, d_mean, d_sd, box, k0, k1):
     """Each particle's alphas and Ds (or an error code), normals, start, and the
     autocovariances of its two alphas."""
@@ -223,7 +223,7 @@ def _start(N, i0, T, dim, a_mean, a_sd, d_mean, d_sd, box, k0, k1):
     return alpha, D, z, pos, g, 0, 0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _field(x, lab, row0, f, N, a_mean, a_sd, d_mean, d_sd, box, r, Pu, Pb, stokes, eps, k0,
            k1, err):
     """Field f (particles f N .. f N + N - 1) into rows row0 .. row0 + N - 1 of x

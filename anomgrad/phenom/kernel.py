@@ -64,7 +64,7 @@ def _truncated(mean, sd, lo, hi, k0, k1, traj, stream, j):
     return mean, j, False
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def state_parameters(a_mean, a_sd, d_mean, d_sd, eps, gam, k0, k1, traj, alpha, D):
     """Fill alpha[s], D[s]; 0 or an error code."""
     S = a_mean.shape[0]
@@ -184,7 +184,7 @@ def fgn_next(y, z, t0, k, g, phi, v):
     return v
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _fgn_run(y, z, t0, n, H, g, phi):
     """y[a, t0 + k] for k < n: fGn of Hurst H from the normals z[a, t0 + k]
     (Durbin-Levinson: exact, O(n^2)); H = 1/2 is white noise."""
@@ -200,7 +200,7 @@ def _fgn_run(y, z, t0, n, H, g, phi):
         v = fgn_next(y, z, t0, k, g, phi, v)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _one(x, lab, i, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box, init_state, k0, k1,
          traj, alpha, D, state, words, z, zw, y, g, phi):
     """Trajectory ``i`` (counter ``traj``) into x[i], lab[i]; 0 or an error code."""

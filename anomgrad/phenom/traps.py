@@ -30,7 +30,7 @@ IMMOBILE = PHENOM_KINDS.index("immobile")
 CHUNK = 64
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _near(px, py, traps, r):
     for j in range(traps.shape[0]):
         dx = px - traps[j, 0]
@@ -40,7 +40,7 @@ def _near(px, py, traps, r):
     return False
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _one(x, lab, i, traps, a_mean, a_sd, d_mean, d_sd, box, r, Pu, Pb, k0, k1, traj,
          alpha, D, z, zw, words, y, g, phi):
     _, dim, T = x.shape

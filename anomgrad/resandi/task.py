@@ -154,7 +154,7 @@ def trajectory_index(split: str, file: int, label: int, j) -> np.ndarray:
 
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _draws(k0, k1, first, n, a_lo, a_span, l_low, l_span, alpha, length, key):
     """Per trajectory first + i: alpha (word 0 of stream 64), length (word 0 of stream
     49, as ag.random_lengths) and the row-order key (words 0, 1 of stream 65).
