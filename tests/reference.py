@@ -399,3 +399,110 @@ def ref_confinement(seed, traj, T, centers, a, D, box, r, trans):
         x[:, t] = p
     kind = np.where(state == 1, 1.0, 3.0 if a[0] >= 1.9 else 2.0)
     return x, np.stack([np.asarray(a)[state], np.asarray(D)[state], kind, state])
+
+
+class _Stream:
+    """Draws of one (counter, stream) in order of use, through ``anomgrad.rng``."""
+
+    def __init__(self, seed, traj, stream, kind):
+        self.args, self.kind, self.values, self.next = (seed, traj, stream), kind, [], 0
+
+    def __call__(self):
+        from anomgrad import rng
+
+        if self.next == len(self.values):
+            self.values = getattr(rng, self.kind)(*self.args, max(64, 2 * self.next))[0]
+        self.next += 1
+        return float(self.values[self.next - 1])
+
+
+def ref_dimers(seed, f, N, T, a_mean, a_sd, d_mean, d_sd, box, r, Pu, Pb, stokes, eps):
+    """Field ``f`` of anomgrad's dimerization (particles fN .. fN + N - 1), from
+    docs/phenom.md with the same random numbers: each particle's free and dimer alpha
+    and D as the two states of :func:`ref_states`, its normals and start; per frame the
+    breaking coins (dimers by label), the binding coins (particles by index, candidates
+    by index from the full distance matrix), with ``eps`` a new dimer's alpha redrawn
+    from the field's stream 98; every run a fresh fGn by a Cholesky factor, a dimer
+    moved by its first particle's run. Returns positions (N, 2, T) and labels (N, 4, T)."""
+    from anomgrad import rng
+
+    ids = [f * N + j for j in range(N)]
+    par = [[ref_states(seed, i, 2, 1, np.eye(2), a_mean, a_sd, d_mean, d_sd, [0.0], [1.0],
+                       0.0, s)[1][:2, 0] for s in (0, 1)] for i in ids]
+    alpha = np.array([[p[0][0], p[1][0]] for p in par])
+    D = np.array([[p[0][1], p[1][1]] for p in par])
+    z = np.stack([np.stack([rng.normals(seed, i, 16 + a, T - 1)[0] for a in range(2)])
+                  for i in ids])
+    x = np.zeros((N, 2, T))
+    x[:, :, 0] = [box * rng.uniforms(seed, i, 0, 4)[0, 1:3] for i in ids]
+    coin, normal = _Stream(seed, f, 97, "uniforms"), _Stream(seed, f, 98, "normals")
+    label, state = np.arange(N), np.zeros(N, np.int64)
+    la, lD = alpha[:, 0].copy(), D[:, 0].copy()
+    run = [None] * N  # a moving particle's run: (first step, alpha, D)
+    owner = np.arange(N)
+    for j in range(N):
+        run[j] = (0, alpha[j, 0], D[j, 0])
+    lab = np.zeros((N, 4, T))
+    lab[:, :, 0] = np.stack([la, lD, np.where(la >= 1.9, 3.0, 2.0), state], axis=1)
+    for t in range(1, T):
+        changed = np.zeros(N, bool)
+        top = max_label = label.max()
+        for lb in sorted({label[j] for j in range(N) if state[j] == 1}):  # breaking
+            if coin() < Pu:
+                for q in np.flatnonzero((label == lb) & (state == 1)):
+                    state[q], changed[q], top = 0, True, top + 1
+                    label[q] = top
+        taken = np.zeros(N, bool)
+        for n_ in range(N):  # binding
+            if taken[n_] or state[n_] == 1 or label[n_] > max_label:
+                continue
+            for c in range(N):
+                dx, dy = x[n_, :, t - 1] - x[c, :, t - 1]
+                d = math.sqrt(dx * dx + dy * dy)
+                if c == n_ or not 0 < d < 2 * r:
+                    continue
+                if taken[c] or state[c] == 1 or label[c] > max_label:
+                    continue
+                if coin() < Pb:
+                    taken[c] = taken[n_] = True
+                    state[n_] = state[c] = 1
+                    changed[n_] = changed[c] = True
+                    label[c] = label[n_]
+                    break
+        prev = lD.copy()
+        for j in range(N):
+            if not changed[j]:
+                continue
+            pair = np.flatnonzero(label == label[j])
+            if state[j] == 1 and eps != 0 and j == pair.min():  # a new dimer's own alpha
+                lo, a = alpha[pair, 0].min(), None
+                while a is None or lo - a < eps:  # a truncated normal, as ref_states'
+                    a = a_mean[1] + a_sd[1] * normal() if a_sd[1] else a_mean[1]
+                    while not 0.0 <= a <= 1.999:
+                        a = a_mean[1] + a_sd[1] * normal()
+                alpha[pair, 1] = a
+        for j in range(N):
+            if not changed[j]:
+                continue
+            pair = np.flatnonzero(label == label[j])
+            s = state[j]
+            other = pair[pair != j][-1] if len(pair) > 1 else j
+            lD[j] = 1 / (1 / prev[j] + 1 / prev[other]) if s == 1 and stokes else D[j, s]
+            la[j] = alpha[j, s]
+            owner[j] = pair.min()
+        for j in range(N):
+            if changed[j] and owner[j] == j:
+                run[j] = (t - 1, la[j], lD[j])
+        for j in range(N):
+            o = owner[j]
+            t0, a, d = run[o]
+            k = t - 1 - t0  # the run's step
+            g = fgn_autocovariance(a / 2.0, k + 1)
+            C = np.linalg.cholesky(g[np.abs(np.arange(k + 1)[:, None] - np.arange(k + 1))])
+            step = z[o, :, t0:t] @ C[k]
+            x[j, :, t] = x[j, :, t - 1] + math.sqrt(2 * d) * step
+            for q in range(2):
+                while not 0 <= x[j, q, t] <= box:
+                    x[j, q, t] = 2 * box - x[j, q, t] if x[j, q, t] > box else -x[j, q, t]
+            lab[j, :, t] = la[j], lD[j], 3.0 if la[j] >= 1.9 else 2.0, state[j]
+    return x, lab

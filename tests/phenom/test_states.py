@@ -8,7 +8,7 @@ import pytest
 
 import anomgrad as ag
 from anomgrad.phenom import from_andi, parameters, to_andi
-from reference import ref_confinement, ref_states, ref_traps
+from reference import ref_confinement, ref_dimers, ref_states, ref_traps
 
 CASES = {
     "single-white": ("single_state", 2, {}),
@@ -278,6 +278,34 @@ def test_dimers_move_together_and_take_their_labels(stokes):
     np.testing.assert_array_equal(lab[:, 0], np.where(bound, 1.2, 0.8))
     np.testing.assert_array_equal(lab[:, 2], 2)
     np.testing.assert_allclose(lab[:, 1], np.where(bound, 0.5 if stokes else 0.1, 1.0))
+
+
+DENSE = {"N": 10, "L": 8.0, "r": 1.0, "Pb": 0.6, "Pu": 0.1}
+
+
+@pytest.mark.parametrize("extra", [
+    {},
+    {"alphas": [[0.6, 0.1], [1.3, 0.1]], "Ds": [[1.0, 0.1], [0.3, 0.01]]},
+    {"alphas": [[1.2, 0.05], [0.6, 0.1]], "stokes": True},
+    {"alphas": [[1.2, 0.05], [0.8, 0.2]], "epsilon_a": 0.3},
+], ids=["white", "correlated", "stokes", "epsilon_a"])
+def test_dimer_fields_equal_the_reference(extra):
+    """Every particle of two dense fields (10 in L = 8, about two thirds of the frames
+    bound) equals tests/reference.py's ref_dimers, written from docs/phenom.md with the
+    same random numbers (the full distance matrix instead of the cell list, Cholesky
+    factors instead of Durbin-Levinson), to 1e-9."""
+    T, seed = 60, 11
+    params = {**DENSE, **extra}
+    kw = parameters("dimerization", params)
+    x, lab = ag.generate("dimerization", 20, T, seed=seed, start=10, dtype=np.float64,
+                         **params)
+    assert 0.4 < (lab[:, 3] == 1).mean() < 0.9
+    for f in (1, 2):
+        rx, rl = ref_dimers(seed, f, 10, T, kw["a_mean"], kw["a_sd"], kw["d_mean"],
+                            kw["d_sd"], kw["box"], kw["r"], kw["Pu"], kw["Pb"], kw["stokes"],
+                            kw["eps_dimer"])
+        np.testing.assert_allclose(x[10 * (f - 1):10 * f], rx, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(lab[10 * (f - 1):10 * f], rl, rtol=0, atol=1e-9)
 
 
 def test_a_dimer_alpha_keeps_epsilon_a_below_its_particles():
