@@ -211,6 +211,32 @@ def ref_increments(z, T):
 
 
 # --------------------------------------------------------------- AnDi 2 state models
+def _truncated(normal, mean, sd, lo, hi):
+    """``mean + sd N`` for the first of the normals ``normal()`` gives in [lo, hi] (none
+    drawn when sd = 0): andi-datasets' truncated normal."""
+    if sd == 0:
+        return mean
+    while True:
+        v = mean + sd * normal()
+        if lo <= v <= hi:
+            return v
+
+
+class _Stream:
+    """Draws of one (counter, stream) in order of use, through ``anomgrad.rng``."""
+
+    def __init__(self, seed, traj, stream, kind):
+        self.args, self.kind, self.values, self.next = (seed, traj, stream), kind, [], 0
+
+    def __call__(self):
+        from anomgrad import rng
+
+        if self.next == len(self.values):
+            self.values = getattr(rng, self.kind)(*self.args, max(64, 2 * self.next))[0]
+        self.next += 1
+        return float(self.values[self.next - 1])
+
+
 def ref_states(seed, traj, T, dim, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box, init):
     """One trajectory of anomgrad's state models, written from docs/phenom.md with the
     same random numbers (the streams docs/rng.md and anomgrad/phenom/kernel.py name,
@@ -222,17 +248,12 @@ def ref_states(seed, traj, T, dim, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, bo
     from anomgrad import rng  # the documented draws, not the kernel's code
 
     S = len(a_mean)
-    draws = {}
+    streams = {}
 
     def truncated(stream, mean, sd, lo, hi):
-        if sd == 0:
-            return mean
-        while True:
-            j = draws.get(stream, 0)
-            draws[stream] = j + 1
-            v = mean + sd * rng.normals(seed, traj, stream, j + 1)[0, j]
-            if lo <= v <= hi:
-                return v
+        if stream not in streams:
+            streams[stream] = _Stream(seed, traj, stream, "normals")
+        return _truncated(streams[stream], mean, sd, lo, hi)
 
     alpha, D = np.zeros(S), np.zeros(S)
     for s in range(S):
@@ -401,21 +422,6 @@ def ref_confinement(seed, traj, T, centers, a, D, box, r, trans):
     return x, np.stack([np.asarray(a)[state], np.asarray(D)[state], kind, state])
 
 
-class _Stream:
-    """Draws of one (counter, stream) in order of use, through ``anomgrad.rng``."""
-
-    def __init__(self, seed, traj, stream, kind):
-        self.args, self.kind, self.values, self.next = (seed, traj, stream), kind, [], 0
-
-    def __call__(self):
-        from anomgrad import rng
-
-        if self.next == len(self.values):
-            self.values = getattr(rng, self.kind)(*self.args, max(64, 2 * self.next))[0]
-        self.next += 1
-        return float(self.values[self.next - 1])
-
-
 def ref_dimers(seed, f, N, T, a_mean, a_sd, d_mean, d_sd, box, r, Pu, Pb, stokes, eps):
     """Field ``f`` of anomgrad's dimerization (particles fN .. fN + N - 1), from
     docs/phenom.md with the same random numbers: each particle's free and dimer alpha
@@ -476,10 +482,8 @@ def ref_dimers(seed, f, N, T, a_mean, a_sd, d_mean, d_sd, box, r, Pu, Pb, stokes
             pair = np.flatnonzero(label == label[j])
             if state[j] == 1 and eps != 0 and j == pair.min():  # a new dimer's own alpha
                 lo, a = alpha[pair, 0].min(), None
-                while a is None or lo - a < eps:  # a truncated normal, as ref_states'
-                    a = a_mean[1] + a_sd[1] * normal() if a_sd[1] else a_mean[1]
-                    while not 0.0 <= a <= 1.999:
-                        a = a_mean[1] + a_sd[1] * normal()
+                while a is None or lo - a < eps:
+                    a = _truncated(normal, a_mean[1], a_sd[1], 0.0, 1.999)
                 alpha[pair, 1] = a
         for j in range(N):
             if not changed[j]:

@@ -39,7 +39,6 @@ def place(centers, L, r, k0, k1, traj, stream):
     Nc = centers.shape[0]
     if Nc == 0:
         return 0
-    w = 0
     b = block(k0, k1, traj, _U32(stream), 0)
     centers[0, 0] = uniform_of(b[0]) * (L - 2 * r) + r
     centers[0, 1] = uniform_of(b[1]) * (L - 2 * r) + r

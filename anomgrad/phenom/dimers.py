@@ -112,6 +112,16 @@ def _bind(pos, state, label, changed, taken, head, nxt, cand, nc, side, r, max_l
     return w
 
 
+@njit(inline="always", cache=True)
+def _partner(label, j):
+    """The other particle of j's dimer (labels hold at most two), or j when it is free."""
+    other = j
+    for q in range(label.shape[0]):
+        if label[q] == label[j] and q != j:
+            other = q
+    return other
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _dimer_alphas(changed, state, label, alpha, g, eps, a_mean, a_sd, k0, k1, f, ja):
     """epsilon_a != 0 (andi): each new dimer draws its alpha from the dimer state's
@@ -123,10 +133,7 @@ def _dimer_alphas(changed, state, label, alpha, g, eps, a_mean, a_sd, k0, k1, f,
     for j in range(N):
         if not changed[j] or state[j] != 1:
             continue
-        other = -1
-        for q in range(N):
-            if label[q] == label[j] and q != j:
-                other = q
+        other = _partner(label, j)
         if other < j:  # the dimer is drawn once, by its first particle
             continue
         lo = min(alpha[j, 0], alpha[other, 0])
@@ -155,21 +162,13 @@ def _restart(changed, state, label, owner, alpha, D, la, lD, ma, mD, k, rs, stok
         if not changed[j]:
             continue
         s = state[j]
-        first = j
-        for q in range(N):
-            if label[q] == label[j]:
-                first = q
-                break
+        other = _partner(label, j)
         if s == 1 and stokes:
-            other = j
-            for q in range(N):
-                if label[q] == label[j] and q != j:
-                    other = q
             lD[j] = 1.0 / (1.0 / prev[j] + 1.0 / prev[other])
         else:
             lD[j] = D[j, s]
         la[j] = alpha[j, s]
-        owner[j] = first
+        owner[j] = min(j, other)  # a dimer moves with its first particle's run
     for j in range(N):  # the owners' runs restart with the owner's alpha and D
         if changed[j] and owner[j] == j:
             ma[j], mD[j] = la[j], lD[j]
