@@ -1,9 +1,12 @@
 """ResAnDi on the CPU (issue #19): samples/s of the compute alone (a fixed tensor
 through forward, backward and AdamW: the "plain PyTorch loop") and of the whole
 ``anomgrad train`` step (generation, preprocessing and bookkeeping included), for
-widths 16 and 64, fp32 and bf16, 1 and 2 threads; inference; ``torch.compile``.
+widths 16 and 64, fp32 and bf16, 1 and 2 threads; inference; ``torch.compile``;
+with ``--bound``, the shipped model's forward pass against this CPU's matrix-multiply
+rate (what bounds ``anomgrad classify``).
 
     flock /tmp/anomgrad-cpu.lock python bench/train_speed.py --out train_speed.json
+    flock /tmp/anomgrad-cpu.lock python bench/train_speed.py --bound --out bound.json
 
 Prints a markdown table (docs/benchmarks.md) and writes the rows as JSON.  Every row
 times steps after the first (allocation, Numba and oneDNN warm-up excluded).
@@ -78,6 +81,55 @@ def inference_rate(width: int, bf16: bool, threads: int, steps: int) -> dict:
     return {"samples_per_s": round(512 * steps / sum(times[1:]), 1)}
 
 
+def gemm_rate(dtype, threads: int, n: int = 2048, reps: int = 3) -> float:
+    """GFLOP/s of an n x n x n matrix product in ``dtype`` (oneDNN/MKL's best case)."""
+    torch.set_num_threads(threads)
+    a, b = torch.rand(n, n, dtype=dtype), torch.rand(n, n, dtype=dtype)
+    a @ b
+    t = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
+
+
+def network_bound(threads: int, steps: int, tracks: int = 10_000) -> list[dict]:
+    """The shipped (robust) model as ``classify`` runs it (BatchNorm folded, eval mode)
+    in fp32 and bf16: FLOPs per track (torch's counter), tracks/s, GFLOP/s against a
+    matrix product in the same precision, and the seconds the network alone needs for
+    ``tracks`` tracks at that product's rate (no track is shorter: every track is padded
+    to the network's 1000 steps)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from anomgrad.resandi.nn import fold_batchnorm
+    from anomgrad.resandi.precision import autocast
+    from anomgrad.resandi.pretrained import pretrained
+
+    torch.set_num_threads(threads)
+    net = fold_batchnorm(pretrained("cpu", name="robust").eval())
+    x = torch.rand(512, net.stem.conv.in_channels, 1000)
+    with torch.inference_mode(), FlopCounterMode(display=False) as fc:
+        net.fc(net.features(x[:1]))
+    flops = fc.get_total_flops()
+    rows = []
+    for bf16, dtype in ((False, torch.float32), (True, torch.bfloat16)):
+        times = []
+        with torch.inference_mode(), autocast("cpu", bf16):
+            for _ in range(steps + 1):
+                t = time.perf_counter()
+                net.fc(net.features(x))
+                times.append(time.perf_counter() - t)
+        rate = 512 * steps / sum(times[1:])
+        peak = gemm_rate(dtype, threads)
+        rows.append(dict(what="shipped model, classify's forward", width=16, batch=512,
+                         precision="bf16" if bf16 else "fp32", threads=threads,
+                         samples_per_s=round(rate, 1), mflop_per_track=round(flops / 1e6, 2),
+                         gflop_s=round(rate * flops / 1e9, 1), gemm_gflop_s=round(peak, 1),
+                         fraction_of_gemm=round(rate * flops / 1e9 / peak, 3),
+                         floor_s_per_10k=round(tracks * flops / 1e9 / peak, 2)))
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="train_speed.json")
@@ -85,8 +137,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--steps", type=int, default=6, help="timed steps at width 16 (64: half)")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile")
+    ap.add_argument("--bound", action="store_true",
+                    help="only the shipped model's forward against the matrix-multiply rate")
     a = ap.parse_args()
     rows = []
+    if a.bound:
+        for threads in a.threads:
+            rows += network_bound(threads, a.steps)
+        a.widths = []
     for width in a.widths:
         steps = a.steps if width == 16 else max(2, a.steps // 2)
         for threads in a.threads:
