@@ -96,8 +96,9 @@ void bind_generate(py::module_& m, py::module_& host) {
 #ifdef ANOMGRAD_WITH_CUDA
   // Device pointers are integers (tensor.data_ptr()); Python has checked devices, dtypes,
   // shapes and contiguity (anomgrad/_cuda.py).  The CUDA twins check the rest (model id,
-  // dim, sizes, null pointers, the FBM scratch) and raise ValueError before any launch
-  // (csrc/cuda/args.cuh).
+  // dim, sizes, null pointers, the FBM scratch; csrc/cuda/args.cuh) and generate_cuda
+  // every alpha against the model's range (read back from the device), raising
+  // ValueError before any launch.
   m.def(
       "generate_cuda",
       [](ag::Model model, std::uintptr_t out, int64_t n, int dim, int64_t T, bool out_double,

@@ -57,7 +57,8 @@ def generate_cuda(model: Model, out: int, n: int, dim: int, T: int, out_double: 
                   scratch_bytes: int, stream: int) -> None:
     """Trajectories start..start+n-1 of `model` into the (n, dim, T) device buffer `out`;
     scratch: device memory of fbm_scratch_bytes(n, T) bytes for FBM (0 otherwise).  Bad
-    arguments raise ValueError before any launch."""
+    arguments, an alpha outside the model's range among them (read back from the
+    device), raise ValueError before any launch."""
 def fbm_scratch_bytes(n: int, T: int) -> int:
     """Bytes of device scratch generate_cuda needs for n FBM trajectories of length T on
     the current device (sized to the blocks that are resident at once)."""

@@ -32,7 +32,7 @@ def sincos_word(w: int) -> tuple[float, float]:
 def generate_cpu(model: Model, out: npt.NDArray[np.floating], alpha: npt.NDArray[np.float64],
                  seed: int, start: int) -> None:
     """Fill out (n, dim, T) float32/float64 with trajectories start..start+n-1 of `model`;
-    alpha has 1 or n values."""
+    alpha has 1 or n values, each inside the model's range (else ValueError)."""
 
 def normalize_cpu(x: npt.NDArray[np.floating], out: npt.NDArray[np.floating],
                   off: npt.NDArray[np.int64]) -> None: ...

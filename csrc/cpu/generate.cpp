@@ -2,6 +2,7 @@
 // iteration of an OpenMP loop.  CI compares it with the Numba generators (bit for bit
 // except FBM, whose FFT differs from pocketfft's by rounding).
 #include <cmath>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -9,6 +10,41 @@
 #include "anomgrad/fbm.h"
 #include "anomgrad/kernels.h"
 #include "anomgrad/models.h"
+
+namespace anomgrad {
+
+namespace {
+
+std::string number_text(double v) {  // as Python's f"{v:g}"
+  if (std::isnan(v)) return "nan";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+}  // namespace
+
+void check_alpha_values(int model, const double* alpha, int64_t count) {
+  static const char* const names[] = {"fbm", "ctrw", "lw", "attm", "sbm", "bm"};
+  for (int64_t i = 0; i < count; ++i) {
+    if (alpha_valid(model, alpha[i])) continue;
+    const AlphaRange r = alpha_range(model);
+    std::string range;
+    if (r.lo == r.hi) {
+      range = "alpha = " + number_text(r.lo);
+    } else {
+      char lo[32];
+      std::snprintf(lo, sizeof lo, "%.6g", r.lo);
+      range = std::string(r.lo_in ? "[" : "(") + lo + ", " + number_text(r.hi) + (r.hi_in ? "]" : ")");
+    }
+    throw std::invalid_argument("alpha[" + std::to_string(i) + "] = " + number_text(alpha[i]) +
+                                " is outside the valid range for " +
+                                (model >= 0 && model <= 5 ? names[model] : "this model") + ": " +
+                                range + " (or not finite)");
+  }
+}
+
+}  // namespace anomgrad
 
 namespace anomgrad::cpu {
 
@@ -96,6 +132,7 @@ void generate_typed(const GenerateArgs& g) {
 }  // namespace
 
 void generate(const GenerateArgs& g) {
+  if (g.n > 0) check_alpha_values(g.model, g.alpha, g.alpha_per_traj ? g.n : 1);
   if (g.out_double)
     generate_typed<double>(g);
   else

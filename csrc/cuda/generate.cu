@@ -21,6 +21,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "anomgrad/device.h"
 #include "anomgrad/fbm.h"
@@ -617,6 +618,13 @@ void generate(const GenerateArgs& g, std::uintptr_t cuda_stream) {
   check_generate(g);
   if (g.n == 0) return;
   const cudaStream_t s = reinterpret_cast<cudaStream_t>(cuda_stream);
+  {  // alpha in the model's range: read back once (the stream's work so far completes)
+    std::vector<double> a(g.alpha_per_traj ? size_t(g.n) : 1);
+    check(cudaMemcpyAsync(a.data(), g.alpha, a.size() * sizeof(double), cudaMemcpyDeviceToHost, s),
+          "alpha copy");
+    check(cudaStreamSynchronize(s), "alpha copy");
+    check_alpha_values(g.model, a.data(), int64_t(a.size()));
+  }
   if (g.out_double)
     generate_typed<double>(g, s);
   else

@@ -16,6 +16,7 @@
 //   cost COMMAND ...                           the cost model of one forward-order run
 // SMS is the emulated device's SM count (2 makes the grid-stride loops run).
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -431,6 +432,22 @@ std::string invalid_case(std::istream& in) {
     g.out = out.p;
     g.alpha = nullptr;
     expect_invalid("alpha", "alpha is a null device pointer", gen(g));
+  } else if (what == "gen_alpha") {  // read back from the device buffer, every model
+    const double bad[] = {2.0, 1.5, 0.99, 0.02, 0.0, 0.5};  // just outside fbm .. bm
+    for (int m = 0; m <= 5; ++m) {
+      g.model = m;
+      g.alpha_per_traj = false;
+      alpha.p[0] = bad[m];
+      expect_invalid("alpha out of range", "alpha[0] = ", gen(g));
+      expect_invalid("alpha out of range", "is outside the valid range for", gen(g));
+      alpha.p[0] = 0.5 * (ag::alpha_range(m).lo + ag::alpha_range(m).hi);  // valid: [1] is named
+      alpha.p[1] = std::nan("");
+      g.alpha_per_traj = true;
+      expect_invalid("NaN alpha", "alpha[1] = nan is outside", gen(g));
+    }
+    alpha.p[0] = 0.5;
+    alpha.p[1] = 0.5;
+    g.model = ag::CTRW;
   } else if (what == "gen_fbm_scratch") {
     g.model = ag::FBM;
     g.T = 5000;  // the global-memory path

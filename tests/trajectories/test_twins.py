@@ -11,6 +11,7 @@ from devices import host as to_host
 
 import anomgrad as ag
 from anomgrad import _core
+from anomgrad.config import ALPHA_RANGES
 
 CASES = [("bm", 1.0), ("sbm", 0.3), ("sbm", 1.7), ("ctrw", 0.7), ("ctrw", 1.0), ("lw", 1.3),
          ("lw", 2.0), ("attm", 0.5), ("attm", 1.0), ("fbm", 0.4), ("fbm", 1.6)]
@@ -124,3 +125,36 @@ def test_host_generate_checks_arrays():
         _core.host.generate_cpu(_core.Model.ctrw, np.empty((3, 2, 10)), np.array([0.5, 0.5]), 0, 0)
     with pytest.raises(ValueError, match="contiguous"):
         _core.host.generate_cpu(_core.Model.ctrw, np.empty((3, 2, 10))[:, :, ::2], np.array([0.5]), 0, 0)
+
+
+@pytest.mark.parametrize("model", list(ALPHA_RANGES))
+def test_native_alpha_ranges_are_the_configs(model):
+    """Both native twins refuse an alpha outside config.ALPHA_RANGES themselves (models.h
+    alpha_range; the CUDA twin on a read-back copy), with the Python layer's message:
+    each bound accepted when inclusive and refused when exclusive, the nearest doubles
+    beyond it refused, NaN and inf refused, the bad entry of a per-trajectory array named."""
+    lo, lo_in, hi, hi_in = ALPHA_RANGES[model]
+
+    def run(values):
+        a = np.asarray(values, np.float64)
+        _core.host.generate_cpu(_core.Model.__members__[model], np.empty((len(a), 1, 4)), a, 0, 0)
+
+    bad = [np.nextafter(lo, -np.inf), np.nextafter(hi, np.inf), np.nan, np.inf, -np.inf]
+    bad += [lo] if not lo_in else []
+    bad += [hi] if not hi_in else []
+    for b in bad:
+        with pytest.raises(ValueError) as e:
+            run([b])
+        if np.isfinite(b):  # the Python layer's wording, the range printed alike
+            with pytest.raises(ValueError) as want:
+                ag.generate(model, 1, 4, b, dim=1)
+            assert str(e.value).replace("alpha[0]", "alpha", 1).startswith(str(want.value))
+        else:
+            assert "is outside the valid range for " + model in str(e.value)
+    good = [v for v in (lo, hi) if (v == lo and lo_in) or (v == hi and hi_in)]
+    good += [np.nextafter(lo, np.inf), np.nextafter(hi, -np.inf)] if lo < hi else []
+    run(good or [lo])
+    mid = 0.5 * (lo + hi)
+    with pytest.raises(ValueError, match=r"^alpha\[2\] = nan is outside the valid range for "
+                                         + model + ": "):
+        run([mid, mid, np.nan, mid])

@@ -14,6 +14,11 @@ inline std::string negative_eigenvalue_message(double lo) {
   return "circulant embedding has a negative eigenvalue " + std::to_string(lo);
 }
 
+// std::invalid_argument naming the first of the `count` alphas outside `model`'s range
+// (models.h alpha_range), worded as the Python layer words it; both twins call it before
+// any work (the CUDA one on a host copy of the device values).
+void check_alpha_values(int model, const double* alpha, int64_t count);
+
 // One call of a generator: trajectories start .. start + n - 1 of `model`
 // (anomgrad::Model), written to out (n, dim, T) float32 (out_double false) or float64.
 // alpha holds n values (alpha_per_traj) or one.  scratch: device work memory of the CUDA

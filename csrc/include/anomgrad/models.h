@@ -30,6 +30,32 @@ constexpr double ATTM_SIGMA_HIGH = 3.3;
 
 enum Model : int { FBM = 0, CTRW = 1, LW = 2, ATTM = 3, SBM = 4, BM = 5 };
 
+// Valid alpha per model: anomgrad/config.py ALPHA_RANGES (tests/native/test_alpha_range.py
+// holds the two equal at every bound).
+struct AlphaRange {
+  double lo;
+  bool lo_in;
+  double hi;
+  bool hi_in;
+};
+
+AG_HD AlphaRange alpha_range(int model) {
+  switch (model) {
+    case FBM: return {0.0, false, 2.0, false};
+    case CTRW: return {0.0, false, 1.0, true};
+    case LW: return {1.0, true, 2.0, true};
+    case ATTM: return {ATTM_SIGMA_LOW / (1.0 + ATTM_SIGMA_LOW), false, 1.0, true};
+    case SBM: return {0.0, false, 2.0, true};
+    default: return {1.0, true, 1.0, true};  // BM
+  }
+}
+
+// alpha finite and inside the model's range (NaN fails every comparison).
+AG_HD bool alpha_valid(int model, double a) {
+  const AlphaRange r = alpha_range(model);
+  return (r.lo_in ? a >= r.lo : a > r.lo) && (r.hi_in ? a <= r.hi : a < r.hi);
+}
+
 AG_HD double expm1_series(double y) {
   double p = 1.0 / 6402373705728000.0;  // 1/18!
   p = p * y + 1.0 / 355687428096000.0;
