@@ -55,6 +55,9 @@ from anomgrad import _core  # noqa: E402
 from anomgrad.experiments import paper  # noqa: E402
 from anomgrad.resandi import datasets as D  # noqa: E402
 from torch_baselines import BASELINES  # noqa: E402
+from gpu_estimate import load as load_estimates  # noqa: E402
+
+ESTIMATES = load_estimates()  # {model: H200 estimate, trajectories/s} (bench/gpu_estimate.json)
 
 # Targets (2-D, T = 1000, float32, one H100/H200): trajectories per second.
 TARGETS = {"fbm": 20e6, "sbm": 50e6, "bm": 50e6, "ctrw": 20e6, "lw": 20e6, "attm": 20e6}
@@ -253,6 +256,9 @@ def throughput(c: Check) -> dict:
             r["torch_traj_per_s"] = n / dtb
             r["speedup_vs_torch"] = dtb / dt
             del xb
+        if model in ESTIMATES:  # bench/gpu_estimate.py: the H200 roofline of the kernel
+            r["estimate_traj_per_s"] = ESTIMATES[model]
+            r["of_estimate"] = n / dt / ESTIMATES[model]
         out[model] = {k: round(v, 3) for k, v in r.items()}
         c.expect(f"{model} >= {TARGETS[model] / 1e6:.0f} M traj/s", n / dt >= TARGETS[model],
                  round(n / dt), TARGETS[model])
@@ -397,6 +403,14 @@ def summary(r: dict) -> str:
     for k in r["checks"]:
         L.append(f"| {k['name']} | {'yes' if k['ok'] else '**NO**'} | {k['value']} | "
                  f"{k['target'] if k['target'] is not None else ''} |")
+    speed = r["stages"].get("throughput", {}).get("models", {})
+    if any("estimate_traj_per_s" in v for v in speed.values()):
+        L += ["", "| generator | measured, M traj/s | estimate (bench/gpu_estimate.py) | of estimate |",
+              "| --- | ---: | ---: | ---: |"]
+        for m, v in speed.items():
+            if "estimate_traj_per_s" in v:
+                L.append(f"| {m} | {v['traj_per_s'] / 1e6:.1f} | {v['estimate_traj_per_s'] / 1e6:.1f} | "
+                         f"{v['of_estimate']:.2f} |")
     L.append(f"\nAll checks held: **{r['all_held']}** ({sum(k['ok'] for k in r['checks'])} of "
              f"{len(r['checks'])}); wall {r['wall_seconds']} s of a {r['budget_s']} s budget.")
     return "\n".join(L)
