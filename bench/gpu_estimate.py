@@ -241,7 +241,7 @@ def demand(model: str, per_traj: bool, probes: dict, em: dict) -> tuple[Counter,
         d["cvt64"] += DIM * T
         serial = steps * H200["dadd_latency"]  # one thread per axis, axes in parallel
         if per_traj:  # the eigenvalues of each trajectory's own alpha
-            add(probes["circulant"], M)
+            add(probes["circulant"], M // 2 + 1)  # the symmetric row, mirrored
             fft()
             add(DIV_SQRT, 2 * (M // 2 + 1))
     else:

@@ -449,10 +449,11 @@ __global__ void __launch_bounds__(kFbmThreads) fbm_kernel(GenerateArgs g, int64_
   for (int64_t i = blockIdx.x; i < g.n; i += gridDim.x) {
     const double alpha = AG_LD(g.alpha + (g.alpha_per_traj ? i : 0));
     if (!(alpha == cached)) {  // eigenvalues of the circulant embedding, as the host
-      for (int64_t k = tid; k < M; k += nt) {
-        re[k] = circulant_row(alpha, M, k);
-        im[k] = 0.0;
-      }
+      // the row is symmetric (c_k = c_{M-k}): M/2 + 1 evaluations, then mirrored
+      for (int64_t k = tid; k <= M / 2; k += nt) re[k] = circulant_row(alpha, M, k);
+      for (int64_t k = tid; k < M; k += nt) im[k] = 0.0;
+      __syncthreads();
+      for (int64_t k = M / 2 + 1 + tid; k < M; k += nt) re[k] = re[M - k];
       __syncthreads();
       block_fft(re, im, tq, M, l);
       double lo = 0.0, hi = 0.0;  // the host's bounds over k <= M/2 (min and max: any order)

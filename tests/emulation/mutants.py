@@ -81,6 +81,12 @@ MUTANTS = [
     ("fbm: the eigenvalue bounds' butterfly starts at offset 8 (lanes 16-31 unseen)",
      "cuda/warp.cuh", "for (int d = 16; d > 0; d >>= 1) {\n    const double h2",
      "for (int d = 8; d > 0; d >>= 1) {\n    const double h2", ["selftest block_bounds"]),
+    ("fbm: the mirrored half of the circulant row read before it is written", "cuda/generate.cu",
+     "      __syncthreads();\n      for (int64_t k = M / 2 + 1 + tid; k < M; k += nt) re[k] = re[M - k];",
+     "      for (int64_t k = M / 2 + 1 + tid; k < M; k += nt) re[k] = re[M - k];",
+     ["gen fbm 2 1000 3 p f 2", "gen fbm 1 257 37 s d 132"]),
+    ("generate: alpha outside the model's range accepted", "cpu/generate.cpp",
+     "    if (alpha_valid(model, alpha[i])) continue;", "    continue;", ["invalid gen_alpha"]),
     ("fbm: negative eigenvalue status not read back", "cuda/generate.cu",
      "  if (h.flag) throw", "  if (false) throw", ["fbmneg 100 s", "fbmneg 1000 p"]),
 ]
