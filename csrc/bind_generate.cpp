@@ -35,6 +35,7 @@ void generate_cpu(ag::Model model, py::array out, f64c alpha, uint64_t seed, uin
   ag::GenerateArgs g{model,         n,    int(out.shape(1)), out.shape(2), seed,
                      start,         alpha.data(), alpha.size() == n && n != 1, out.mutable_data(),
                      dbl};
+  if (n > 0) ag::check_alpha_values(model, alpha.data(), g.alpha_per_traj ? n : 1);
   py::gil_scoped_release nogil;
   ag::cpu::generate(g);
 }
@@ -110,6 +111,7 @@ void bind_generate(py::module_& m, py::module_& host) {
         g.scratch = reinterpret_cast<void*>(scratch);
         g.scratch_bytes = scratch_bytes;
         py::gil_scoped_release nogil;
+        ag::cuda::check_alpha(g, stream);
         ag::cuda::generate(g, stream);
       },
       py::arg("model"), py::arg("out"), py::arg("n"), py::arg("dim"), py::arg("T"),

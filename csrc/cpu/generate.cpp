@@ -132,7 +132,6 @@ void generate_typed(const GenerateArgs& g) {
 }  // namespace
 
 void generate(const GenerateArgs& g) {
-  if (g.n > 0) check_alpha_values(g.model, g.alpha, g.alpha_per_traj ? g.n : 1);
   if (g.out_double)
     generate_typed<double>(g);
   else

@@ -464,14 +464,12 @@ __global__ void __launch_bounds__(kFbmThreads) fbm_kernel(GenerateArgs g, int64_
       block_bounds(&lo, &hi, red, nt);
       if (lo < -1e-9 * hi) {  // the host throws; report it, skip the trajectory
         if (tid == 0) {  // every failing block: flag 1, value the minimum of their lo
-          status->flag = 1;
-          auto* v = reinterpret_cast<unsigned long long*>(&status->value);
-          unsigned long long seen = *v;
-          while (double_of(seen) > lo) {
-            const unsigned long long was = atomicCAS(v, seen, (unsigned long long)bits_of(lo));
-            if (was == seen) break;
-            seen = was;
-          }
+          // lo < 0 here, and negative doubles order by magnitude as unsigned bit patterns
+          // (the sign bit set, above the 0 the status starts from): the most negative lo
+          // has the largest bits, so one atomic max keeps it, whatever the blocks' order
+          atomicOr(&status->flag, 1);
+          atomicMax(reinterpret_cast<unsigned long long*>(&status->value),
+                    (unsigned long long)bits_of(lo));
         }
         __syncthreads();
         continue;
@@ -615,17 +613,21 @@ uint64_t fbm_scratch_bytes(int64_t n, int64_t T) {
   return scratch_needed(fbm_plan(n, T), n);
 }
 
+void check_alpha(const GenerateArgs& g, std::uintptr_t cuda_stream) {
+  check_generate(g);  // the pointer and n first: nothing is read from a null or a bad size
+  if (g.n == 0) return;
+  const cudaStream_t s = reinterpret_cast<cudaStream_t>(cuda_stream);
+  std::vector<double> a(g.alpha_per_traj ? size_t(g.n) : 1);
+  check(cudaMemcpyAsync(a.data(), g.alpha, a.size() * sizeof(double), cudaMemcpyDeviceToHost, s),
+        "alpha copy");
+  check(cudaStreamSynchronize(s), "alpha copy");
+  check_alpha_values(g.model, a.data(), int64_t(a.size()));
+}
+
 void generate(const GenerateArgs& g, std::uintptr_t cuda_stream) {
   check_generate(g);
   if (g.n == 0) return;
   const cudaStream_t s = reinterpret_cast<cudaStream_t>(cuda_stream);
-  {  // alpha in the model's range: read back once (the stream's work so far completes)
-    std::vector<double> a(g.alpha_per_traj ? size_t(g.n) : 1);
-    check(cudaMemcpyAsync(a.data(), g.alpha, a.size() * sizeof(double), cudaMemcpyDeviceToHost, s),
-          "alpha copy");
-    check(cudaStreamSynchronize(s), "alpha copy");
-    check_alpha_values(g.model, a.data(), int64_t(a.size()));
-  }
   if (g.out_double)
     generate_typed<double>(g, s);
   else

@@ -432,7 +432,8 @@ std::string invalid_case(std::istream& in) {
     g.out = out.p;
     g.alpha = nullptr;
     expect_invalid("alpha", "alpha is a null device pointer", gen(g));
-  } else if (what == "gen_alpha") {  // read back from the device buffer, every model
+  } else if (what == "gen_alpha") {  // generate_cuda's check: read back from the device buffer
+    auto gen = [](ag::GenerateArgs a) { return [a] { ag::cuda::check_alpha(a, 0); }; };
     const double bad[] = {2.0, 1.5, 0.99, 0.02, 0.0, 0.5};  // just outside fbm .. bm
     for (int m = 0; m <= 5; ++m) {
       g.model = m;
@@ -444,6 +445,8 @@ std::string invalid_case(std::istream& in) {
       alpha.p[1] = std::nan("");
       g.alpha_per_traj = true;
       expect_invalid("NaN alpha", "alpha[1] = nan is outside", gen(g));
+      alpha.p[1] = alpha.p[0];
+      ag::cuda::check_alpha(g, 0);  // valid values pass
     }
     alpha.p[0] = 0.5;
     alpha.p[1] = 0.5;

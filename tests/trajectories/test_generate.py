@@ -6,6 +6,7 @@ import math
 import numba
 import numpy as np
 import pytest
+from devices import DEVICES, on
 
 import anomgrad as ag
 from anomgrad import rng
@@ -257,11 +258,14 @@ def test_lw_takes_alpha_1_as_andi_datasets_does():
     assert slope[1.0] < slope[1.3] - 0.08, slope
 
 
-def test_bad_alpha_in_array_is_located():
+@pytest.mark.parametrize("device", DEVICES)
+def test_bad_alpha_in_array_is_located(device):
+    """On a GPU an alpha tensor already on the device is checked by _core.generate_cuda
+    on the values it reads back, with the CPU path's words."""
     a = np.full(5, 0.5)
     a[3] = 1.5
-    with pytest.raises(ValueError, match=r"alpha\[3\] = 1.5"):
-        ag.generate("ctrw", 5, 10, a)
+    with pytest.raises(ValueError, match=r"alpha\[3\] = 1.5 is outside the valid range for ctrw: \(0, 1\]"):
+        ag.generate("ctrw", 5, 10, on(device, a), device=device)
 
 
 def test_cuda_without_cuda_is_clear():

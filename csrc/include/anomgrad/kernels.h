@@ -15,8 +15,10 @@ inline std::string negative_eigenvalue_message(double lo) {
 }
 
 // std::invalid_argument naming the first of the `count` alphas outside `model`'s range
-// (models.h alpha_range), worded as the Python layer words it; both twins call it before
-// any work (the CUDA one on a host copy of the device values).
+// (models.h alpha_range), worded as the Python layer words it.  The bindings call it
+// before either twin runs (generate_cuda on a host copy of the device values); the twins
+// themselves take any alpha, so the emulator can still drive FBM into a negative
+// eigenvalue (alpha > 2) and compare how the twins report it.
 void check_alpha_values(int model, const double* alpha, int64_t count);
 
 // One call of a generator: trajectories start .. start + n - 1 of `model`
@@ -93,6 +95,9 @@ void rng_words(uint32_t* out, int64_t n_traj, int64_t count, uint64_t seed, uint
 void rng_normals(double* out, int64_t n_traj, int64_t count, uint64_t seed, uint64_t traj0,
                  uint32_t stream, std::uintptr_t cuda_stream);
 void generate(const GenerateArgs& g, std::uintptr_t cuda_stream);
+// check_alpha_values on the alpha values g.alpha points to on the device (one copy back
+// on the stream, which waits for the stream's work so far); generate_cuda calls it.
+void check_alpha(const GenerateArgs& g, std::uintptr_t cuda_stream);
 // Bytes of scratch the FBM kernel needs for n trajectories of length T on the current
 // device: a status word, plus, when the embedding does not fit in shared memory, one work
 // area per resident block (0 for n == 0).
