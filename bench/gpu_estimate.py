@@ -7,12 +7,13 @@ alphas of ``bench/gpu_check.py``), then turned into trajectories/s on one H200:
    flags) compiles small probe kernels that call the very device functions the kernels
    call -- ``normals_group`` (one Philox block, two Box-Muller pairs: four normals),
    ``draw_group<Model, 2>`` (four CTRW events, LW flights or ATTM segments),
-   ``sbm_scale``, ``circulant_row``, one FFT butterfly of ``block_fft`` -- and the
+   ``sbm_scale``, ``circulant_row``, a two-stage unit and a butterfly of ``block_fft`` -- and the
    PTX of each is counted by class: fp64 add/mul/compare (the fp64 pipe), fp64
    division and square root (each a MUFU approximation and a refinement on the fp64
    pipe), conversions to or from 64-bit types, integer, and all instructions (issue).
 2. **How many of each per trajectory.** Normals: T - 1 per axis (groups of four);
-   FBM: M / 2 Philox blocks for the spectrum, (M / 2) log2 M butterflies and M swaps;
+   FBM: M / 2 Philox blocks for the spectrum, the FFT's (log2 M) / 2 two-stage passes of
+   M / 4 units (an odd stage: M / 2 butterflies) and M swaps;
    events: the groups of four drawn per trajectory and the owners' and the replay's
    loop iterations, *counted by running the kernel in the CUDA emulator*
    (``csrc/emu``: warp iterations of the ``AG_COUNT`` sites, so divergence is paid);
@@ -116,13 +117,10 @@ __global__ void p_circulant(double alpha, int64_t M, double* out) {
   out[threadIdx.x] = circulant_row(alpha, M, int64_t(blockIdx.x) * blockDim.x + threadIdx.x);
 }
 __global__ void p_butterfly(double* re, double* im, const double* tq, int64_t M, int l, int lh) {
-  const int64_t b = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  const int64_t h = int64_t(1) << lh;
-  const int64_t pos = b & (h - 1);
-  const int64_t i0 = ((b >> lh) << (lh + 1)) | pos;
-  double wr, wi;
-  fft_twiddle_q(tq, M, pos << (l - 1 - lh), &wr, &wi);
-  fft_butterfly_at(re, im, wr, wi, i0, i0 + h);
+  fft_radix2_at(re, im, tq, M, l, lh, int64_t(blockIdx.x) * blockDim.x + threadIdx.x);
+}
+__global__ void p_radix4(double* re, double* im, const double* tq, int64_t M, int l, int lh) {
+  fft_radix4_at(re, im, tq, M, l, lh, int64_t(blockIdx.x) * blockDim.x + threadIdx.x);
 }
 __global__ void p_swap(double* re, double* im, int l) {
   fft_swap(re, im, l, int64_t(blockIdx.x) * blockDim.x + threadIdx.x);
@@ -131,7 +129,7 @@ __global__ void p_swap(double* re, double* im, int l) {
 """
 PROBE_NAMES = {"p_normals4": "normals4", "p_drawILi1E": "ctrw4", "p_drawILi2E": "lw4",
                "p_drawILi3E": "attm4", "p_sbm_scale": "sbm_scale", "p_circulant": "circulant",
-               "p_butterfly": "butterfly", "p_swap": "swap"}
+               "p_butterfly": "butterfly", "p_radix4": "radix4", "p_swap": "swap"}
 
 
 def classify(op: str) -> dict:
@@ -226,14 +224,16 @@ def demand(model: str, per_traj: bool, probes: dict, em: dict) -> tuple[Counter,
         while M < steps:
             M <<= 1
         M *= 2
-        fft = lambda: (add(probes["butterfly"], (M // 2) * int(math.log2(M))),  # noqa: E731
-                       add(probes["swap"], M))
+        l = int(math.log2(M))  # l // 2 two-stage passes of M / 4 units, an odd stage alone
+        fft = lambda: (add(probes["radix4"], (l // 2) * (M // 4)),  # noqa: E731
+                       add(probes["butterfly"], (l % 2) * (M // 2)), add(probes["swap"], M))
         add(probes["normals4"], M // 2)       # the spectrum: M / 2 Philox blocks
         d["fp64"] += 2 * M                    # scaled by sqrt(lambda_k / M)
         d["issue"] += 2 * M
         fft()
         d["smem"] += 8 * (2 * M + M // 2)     # the spectrum written, e read
-        d["smem"] += 8 * 8 * (M // 2) * int(math.log2(M)) + 16 * (M // 2) * int(math.log2(M))
+        # each unit reads and writes 8 doubles and 3 twiddles; a butterfly 4 and 1
+        d["smem"] += (l // 2) * (M // 4) * (16 * 8 + 3 * 16) + (l % 2) * (M // 2) * (8 * 8 + 16)
         d["smem"] += 8 * 2 * M                # the swap pass (about half the pairs move)
         d["fp64"] += DIM * steps              # the prefix sums
         d["issue"] += 4 * DIM * steps

@@ -407,18 +407,59 @@ struct FbmSpec {
   static constexpr bool shared = Shared_;
 };
 
+// Butterfly b (< M/2) of the radix-2 stage with half-size h = 2^lh: the host's
+// fft_butterfly with the kernel's quarter table of twiddles.
+__device__ __forceinline__ void fft_radix2_at(double* re, double* im, const double* tq, int64_t M, int l,
+                                              int lh, int64_t b) {
+  const int64_t h = int64_t(1) << lh;
+  const int64_t pos = b & (h - 1);
+  const int64_t i0 = ((b >> lh) << (lh + 1)) | pos;
+  double wr, wi;
+  fft_twiddle_q(tq, M, pos << (l - 1 - lh), &wr, &wi);
+  fft_butterfly_at(re, im, wr, wi, i0, i0 + h);
+}
+
+// Unit q (< M/4) of stages h = 2^lh and 2h at once: the four elements i0 + {0, h, 2h, 3h}
+// through stage h (pairs (0, h) and (2h, 3h), one twiddle) and stage 2h (pairs (0, 2h)
+// and (h, 3h)) in registers, with the butterflies' own operations: the two radix-2
+// stages to the bit, each element read and written once.
+__device__ __forceinline__ void fft_radix4_at(double* re, double* im, const double* tq, int64_t M, int l,
+                                              int lh, int64_t q) {
+  const int64_t h = int64_t(1) << lh;
+  const int64_t pos = q & (h - 1);
+  const int64_t i0 = ((q >> lh) << (lh + 2)) | pos;
+  double ar = re[i0], ai = im[i0], br = re[i0 + h], bi = im[i0 + h];
+  double cr = re[i0 + 2 * h], ci = im[i0 + 2 * h], dr = re[i0 + 3 * h], di = im[i0 + 3 * h];
+  double wr, wi;
+  fft_twiddle_q(tq, M, pos << (l - 1 - lh), &wr, &wi);
+  fft_butterfly_ref(ar, ai, br, bi, wr, wi);
+  fft_butterfly_ref(cr, ci, dr, di, wr, wi);
+  fft_twiddle_q(tq, M, pos << (l - 2 - lh), &wr, &wi);
+  fft_butterfly_ref(ar, ai, cr, ci, wr, wi);
+  fft_twiddle_q(tq, M, (pos + h) << (l - 2 - lh), &wr, &wi);
+  fft_butterfly_ref(br, bi, dr, di, wr, wi);
+  re[i0] = ar;
+  im[i0] = ai;
+  re[i0 + h] = br;
+  im[i0 + h] = bi;
+  re[i0 + 2 * h] = cr;
+  im[i0 + 2 * h] = ci;
+  re[i0 + 3 * h] = dr;
+  im[i0 + 3 * h] = di;
+}
+
+// The host's radix-2 transform (fbm.h) across the block, two stages per pass (half the
+// barriers and half the shared-memory traffic of one per stage), an odd last stage alone.
 __device__ void block_fft(double* re, double* im, const double* tq, int64_t M, int l) {
   for (int64_t i = threadIdx.x; i < M; i += blockDim.x) fft_swap(re, im, l, i);
   __syncthreads();
-  for (int lh = 0; lh < l; ++lh) {
-    const int64_t h = int64_t(1) << lh;
-    for (int64_t b = threadIdx.x; b < M / 2; b += blockDim.x) {
-      const int64_t pos = b & (h - 1);
-      const int64_t i0 = ((b >> lh) << (lh + 1)) | pos;
-      double wr, wi;
-      fft_twiddle_q(tq, M, pos << (l - 1 - lh), &wr, &wi);
-      fft_butterfly_at(re, im, wr, wi, i0, i0 + h);
-    }
+  int lh = 0;
+  for (; lh + 1 < l; lh += 2) {
+    for (int64_t q = threadIdx.x; q < M / 4; q += blockDim.x) fft_radix4_at(re, im, tq, M, l, lh, q);
+    __syncthreads();
+  }
+  if (lh < l) {  // the odd stage left
+    for (int64_t b = threadIdx.x; b < M / 2; b += blockDim.x) fft_radix2_at(re, im, tq, M, l, lh, b);
     __syncthreads();
   }
 }

@@ -2,8 +2,9 @@
 //
 // The FFT is a radix-2 decimation-in-time transform written as independent pieces
 // (one bit-reversal swap, one butterfly) so that the host runs them in loops and a CUDA
-// block runs them across its threads with a barrier between stages; both do the same
-// operations on the same operands, so host and device agree to the bit.  Twiddles come
+// block runs them across its threads (two stages per pass, four elements in registers,
+// csrc/cuda/generate.cu fft_radix4_at); both do the same operations on the same operands,
+// so host and device agree to the bit.  Twiddles come
 // from the contract's sincos_word (exact angle 2 pi k / M for M a power of two).
 #pragma once
 #include <cstdint>
@@ -62,14 +63,20 @@ AG_HD void fft_swap(double* re, double* im, int log2M, int64_t i) {
   }
 }
 
+// The butterfly on (ar, ai) and (br, bi) with twiddle (wr, wi), in place: the one
+// operation sequence of every FFT here, on arrays or on registers.
+AG_HD void fft_butterfly_ref(double& ar, double& ai, double& br, double& bi, double wr, double wi) {
+  const double tr = wr * br - wi * bi;
+  const double ti = wr * bi + wi * br;
+  br = ar - tr;
+  bi = ai - ti;
+  ar = ar + tr;
+  ai = ai + ti;
+}
+
 // The butterfly on elements i0 and i1 = i0 + h with twiddle (wr, wi).
 AG_HD void fft_butterfly_at(double* re, double* im, double wr, double wi, int64_t i0, int64_t i1) {
-  const double tr = wr * re[i1] - wi * im[i1];
-  const double ti = wr * im[i1] + wi * re[i1];
-  re[i1] = re[i0] - tr;
-  im[i1] = im[i0] - ti;
-  re[i0] = re[i0] + tr;
-  im[i0] = im[i0] + ti;
+  fft_butterfly_ref(re[i0], im[i0], re[i1], im[i1], wr, wi);
 }
 
 // Butterfly b (< M/2) of the stage with half-size h: X_j = sum_k x_k exp(-2 pi i j k / M).
