@@ -474,7 +474,7 @@ __device__ void serial_prefix(double* src, int64_t T) {
 }
 
 template <class Spec>
-__global__ void __launch_bounds__(kFbmThreads) fbm_kernel(GenerateArgs g, int64_t M, int l,
+__global__ void __launch_bounds__(kFbmThreads, 4) fbm_kernel(GenerateArgs g, int64_t M, int l,
                                                           FbmStatus* status, double* work) {
   using Out = typename Spec::Out;
   AG_DYN_SHARED(double, fbm_smem);
