@@ -10,8 +10,8 @@ from . import emu
 
 pytestmark = pytest.mark.emulation
 
-INVALID = ["gen_model", "gen_dim", "gen_sizes", "gen_null", "gen_alpha", "gen_fbm_scratch", "proc_T0", "proc_args",
-           "cam_L0", "cam_args", "rng_args"]
+INVALID = ["gen_model", "gen_dim", "gen_sizes", "gen_null", "gen_alpha", "gen_fbm_scratch",
+           "proc_T0", "proc_args", "cam_L0", "cam_args", "rng_args"]
 
 
 @pytest.mark.parametrize("what", INVALID)

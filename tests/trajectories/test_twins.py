@@ -129,8 +129,9 @@ def test_host_generate_checks_arrays():
 
 @pytest.mark.parametrize("model", list(ALPHA_RANGES))
 def test_native_alpha_ranges_are_the_configs(model):
-    """Both native twins refuse an alpha outside config.ALPHA_RANGES themselves (models.h
-    alpha_range; the CUDA twin on a read-back copy), with the Python layer's message:
+    """The native bindings refuse an alpha outside config.ALPHA_RANGES themselves (models.h
+    alpha_range; generate_cuda on a read-back copy, tests/emulation gen_alpha), with the
+    Python layer's message:
     each bound accepted when inclusive and refused when exclusive, the nearest doubles
     beyond it refused, NaN and inf refused, the bad entry of a per-trajectory array named."""
     lo, lo_in, hi, hi_in = ALPHA_RANGES[model]

@@ -4,8 +4,8 @@
 // (one bit-reversal swap, one butterfly) so that the host runs them in loops and a CUDA
 // block runs them across its threads (two stages per pass, four elements in registers,
 // csrc/cuda/generate.cu fft_radix4_at); both do the same operations on the same operands,
-// so host and device agree to the bit.  Twiddles come
-// from the contract's sincos_word (exact angle 2 pi k / M for M a power of two).
+// so host and device agree to the bit.  Twiddles come from the contract's sincos_word
+// (exact angle 2 pi k / M for M a power of two).
 #pragma once
 #include <cstdint>
 

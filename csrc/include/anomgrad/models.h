@@ -30,8 +30,8 @@ constexpr double ATTM_SIGMA_HIGH = 3.3;
 
 enum Model : int { FBM = 0, CTRW = 1, LW = 2, ATTM = 3, SBM = 4, BM = 5 };
 
-// Valid alpha per model: anomgrad/config.py ALPHA_RANGES (tests/native/test_alpha_range.py
-// holds the two equal at every bound).
+// Valid alpha per model: anomgrad/config.py ALPHA_RANGES (tests/trajectories/test_twins.py
+// test_native_alpha_ranges_are_the_configs holds the two equal at every bound).
 struct AlphaRange {
   double lo;
   bool lo_in;
