@@ -117,14 +117,15 @@ __global__ void p_sbm_scale(double alpha, double* out) {
 __global__ void p_circulant(double alpha, int64_t M, double* out) {
   out[threadIdx.x] = circulant_row(alpha, M, int64_t(blockIdx.x) * blockDim.x + threadIdx.x);
 }
-__global__ void p_butterfly(double* re, double* im, const double* tq, int64_t M, int l, int lh) {
-  fft_radix2_at(re, im, tq, M, l, lh, int64_t(blockIdx.x) * blockDim.x + threadIdx.x);
+// the FFT as the shared-memory path (T <= 4097, T = 1000 here) runs it: 32-bit indices
+__global__ void p_butterfly(double* re, double* im, const double* tq, int M, int l, int lh) {
+  fft_radix2_at<int32_t>(re, im, tq, M, l, lh, int(blockIdx.x * blockDim.x + threadIdx.x));
 }
-__global__ void p_radix4(double* re, double* im, const double* tq, int64_t M, int l, int lh) {
-  fft_radix4_at(re, im, tq, M, l, lh, int64_t(blockIdx.x) * blockDim.x + threadIdx.x);
+__global__ void p_radix4(double* re, double* im, const double* tq, int M, int l, int lh) {
+  fft_radix4_at<int32_t>(re, im, tq, M, l, lh, int(blockIdx.x * blockDim.x + threadIdx.x));
 }
 __global__ void p_swap(double* re, double* im, int l) {
-  fft_swap(re, im, l, int64_t(blockIdx.x) * blockDim.x + threadIdx.x);
+  fft_swap_at<int32_t>(re, im, l, int(blockIdx.x * blockDim.x + threadIdx.x));
 }
 }}
 """

@@ -21,6 +21,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "anomgrad/device.h"
@@ -407,27 +408,50 @@ struct FbmSpec {
   static constexpr bool shared = Shared_;
 };
 
+// The FFT below indexes with I: int32_t where the work area is in shared memory (M is at
+// most a few thousand there), int64_t on the global-memory path (M up to 2^33); the
+// arithmetic on the values is the same either way.
+
+// fft_swap (fbm.h) with the bit reversal in one instruction where M fits 32 bits.
+template <class I>
+__device__ __forceinline__ void fft_swap_at(double* re, double* im, int l, I i) {
+  I r;
+  if constexpr (sizeof(I) == 4)
+    r = I(__brev(unsigned(i)) >> (32 - l));  // l >= 1: M >= 2
+  else
+    r = I(bit_reverse(int64_t(i), l));
+  if (i < r) {
+    const double a = re[i], b = im[i];
+    re[i] = re[r];
+    im[i] = im[r];
+    re[r] = a;
+    im[r] = b;
+  }
+}
+
 // Butterfly b (< M/2) of the radix-2 stage with half-size h = 2^lh: the host's
 // fft_butterfly with the kernel's quarter table of twiddles.
-__device__ __forceinline__ void fft_radix2_at(double* re, double* im, const double* tq, int64_t M, int l,
-                                              int lh, int64_t b) {
-  const int64_t h = int64_t(1) << lh;
-  const int64_t pos = b & (h - 1);
-  const int64_t i0 = ((b >> lh) << (lh + 1)) | pos;
+template <class I>
+__device__ __forceinline__ void fft_radix2_at(double* re, double* im, const double* tq, I M, int l, int lh,
+                                              I b) {
+  const I h = I(1) << lh;
+  const I pos = b & (h - 1);
+  const I i0 = ((b >> lh) << (lh + 1)) | pos;
   double wr, wi;
   fft_twiddle_q(tq, M, pos << (l - 1 - lh), &wr, &wi);
-  fft_butterfly_at(re, im, wr, wi, i0, i0 + h);
+  fft_butterfly_ref(re[i0], im[i0], re[i0 + h], im[i0 + h], wr, wi);
 }
 
 // Unit q (< M/4) of stages h = 2^lh and 2h at once: the four elements i0 + {0, h, 2h, 3h}
 // through stage h (pairs (0, h) and (2h, 3h), one twiddle) and stage 2h (pairs (0, 2h)
 // and (h, 3h)) in registers, with the butterflies' own operations: the two radix-2
 // stages to the bit, each element read and written once.
-__device__ __forceinline__ void fft_radix4_at(double* re, double* im, const double* tq, int64_t M, int l,
-                                              int lh, int64_t q) {
-  const int64_t h = int64_t(1) << lh;
-  const int64_t pos = q & (h - 1);
-  const int64_t i0 = ((q >> lh) << (lh + 2)) | pos;
+template <class I>
+__device__ __forceinline__ void fft_radix4_at(double* re, double* im, const double* tq, I M, int l, int lh,
+                                              I q) {
+  const I h = I(1) << lh;
+  const I pos = q & (h - 1);
+  const I i0 = ((q >> lh) << (lh + 2)) | pos;
   double ar = re[i0], ai = im[i0], br = re[i0 + h], bi = im[i0 + h];
   double cr = re[i0 + 2 * h], ci = im[i0 + 2 * h], dr = re[i0 + 3 * h], di = im[i0 + 3 * h];
   double wr, wi;
@@ -450,16 +474,17 @@ __device__ __forceinline__ void fft_radix4_at(double* re, double* im, const doub
 
 // The host's radix-2 transform (fbm.h) across the block, two stages per pass (half the
 // barriers and half the shared-memory traffic of one per stage), an odd last stage alone.
-__device__ void block_fft(double* re, double* im, const double* tq, int64_t M, int l) {
-  for (int64_t i = threadIdx.x; i < M; i += blockDim.x) fft_swap(re, im, l, i);
+template <class I>
+__device__ void block_fft(double* re, double* im, const double* tq, I M, int l) {
+  for (I i = threadIdx.x; i < M; i += blockDim.x) fft_swap_at(re, im, l, i);
   __syncthreads();
   int lh = 0;
   for (; lh + 1 < l; lh += 2) {
-    for (int64_t q = threadIdx.x; q < M / 4; q += blockDim.x) fft_radix4_at(re, im, tq, M, l, lh, q);
+    for (I q = threadIdx.x; q < M / 4; q += blockDim.x) fft_radix4_at(re, im, tq, M, l, lh, q);
     __syncthreads();
   }
   if (lh < l) {  // the odd stage left
-    for (int64_t b = threadIdx.x; b < M / 2; b += blockDim.x) fft_radix2_at(re, im, tq, M, l, lh, b);
+    for (I b = threadIdx.x; b < M / 2; b += blockDim.x) fft_radix2_at(re, im, tq, M, l, lh, b);
     __syncthreads();
   }
 }
@@ -477,6 +502,7 @@ template <class Spec>
 __global__ void __launch_bounds__(kFbmThreads, 4) fbm_kernel(GenerateArgs g, int64_t M, int l,
                                                           FbmStatus* status, double* work) {
   using Out = typename Spec::Out;
+  using FftIndex = std::conditional_t<Spec::shared, int32_t, int64_t>;  // block_fft's I
   AG_DYN_SHARED(double, fbm_smem);
   AG_SHARED(double, red, 2 * (kFbmThreads / 32));
   double* re = Spec::shared ? fbm_smem : work + size_t(blockIdx.x) * fbm_doubles(M);
@@ -496,7 +522,7 @@ __global__ void __launch_bounds__(kFbmThreads, 4) fbm_kernel(GenerateArgs g, int
       __syncthreads();
       for (int64_t k = M / 2 + 1 + tid; k < M; k += nt) re[k] = re[M - k];
       __syncthreads();
-      block_fft(re, im, tq, M, l);
+      block_fft(re, im, tq, FftIndex(M), l);
       double lo = 0.0, hi = 0.0;  // the host's bounds over k <= M/2 (min and max: any order)
       for (int64_t k = tid; k <= M / 2; k += nt) {
         hi = re[k] > hi ? re[k] : hi;
@@ -534,7 +560,7 @@ __global__ void __launch_bounds__(kFbmThreads, 4) fbm_kernel(GenerateArgs g, int
         im[k1] = z1.z1 * e1;
       }
       __syncthreads();
-      block_fft(re, im, tq, M, l);
+      block_fft(re, im, tq, FftIndex(M), l);
       const bool two = 2 * s + 1 < g.dim;
       if (tid == 0) serial_prefix(re, g.T);  // the host's order: one thread per axis
       if (tid == 32 && two) serial_prefix(im, g.T);

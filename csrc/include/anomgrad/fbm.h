@@ -93,13 +93,15 @@ AG_HD void fft_butterfly(double* re, double* im, const double* tw, int64_t M, in
 // sincos_word takes the quadrant from the word's top bits and rotates the same polynomial
 // values, so cos(k) = -sin(k') and sin(k) = cos(k') exactly (signed zeros included).
 AG_HD int64_t fft_quarter(int64_t M) { return M >= 4 ? M / 4 : 1; }
-AG_HD void fft_twiddle_q(const double* tq, int64_t M, int64_t k, double* wr, double* wi) {
-  const int64_t q = M / 4;
+// I: the caller's index type (the kernel uses 32 bits where M allows).
+template <class I>
+AG_HD void fft_twiddle_q(const double* tq, I M, I k, double* wr, double* wi) {
+  const I q = M / 4;
   if (M < 4 || k < q) {
     *wr = tq[2 * k];
     *wi = tq[2 * k + 1];
   } else {
-    const int64_t k2 = k - q;
+    const I k2 = k - q;
     *wr = tq[2 * k2 + 1];
     *wi = -tq[2 * k2];
   }
