@@ -74,13 +74,15 @@ class Writer:
         """The tracks of ``res`` (the next chunk of the input)."""
         rows = res.rows()
         buf = io.StringIO()
+        out = csv.writer(buf, lineterminator="\n")
         if self._csv is None:
             self._csv = list(rows[0]) if rows else None
             if self._csv:
-                csv.writer(buf, lineterminator="\n").writerow(self._csv)
-        w = csv.DictWriter(buf, fieldnames=self._csv or [], extrasaction="ignore",
-                           lineterminator="\n")
-        w.writerows(rows)
+                out.writerow(self._csv)
+        if rows and list(rows[0]) == self._csv:  # the usual case: the columns of the first chunk
+            out.writerows(r.values() for r in rows)
+        else:  # as csv.DictWriter: the first chunk's columns, "" where a row has none
+            out.writerows([r.get(k, "") for k in self._csv or []] for r in rows)
         self._write("classification.csv", buf.getvalue())
         if rows:
             entries = json.dumps([dict(r, windows=res.windows[i]) for i, r in enumerate(rows)],

@@ -130,34 +130,37 @@ class ClassifyResult:
         return (self.evaluation() or {}).get("accuracy", math.nan)
 
     def rows(self) -> list[dict]:
-        """One flat row per track (the CSV)."""
-        out = []
-        names = self.class_name  # once: the property builds the whole list
-        uncertain = self.uncertain
-        for i, tid in enumerate(self.ids):
-            a = self.alpha_range(i)
-            row = {"track_id": tid, "length": int(self.lengths[i]), "status": self.status[i],
-                   "predicted": names[i] or "", "label": int(self.label[i]),
-                   "uncertain": "" if self.label[i] < 0 else bool(uncertain[i]),
-                   "class_alpha_min": "" if a is None else a[0],
-                   "class_alpha_max": "" if a is None else a[1],
-                   "windows": len(self.windows[i]),
-                   "true_class": CLASS_NAMES[self.truth[i]] if self.truth[i] >= 0 else ""}
-            for c, name in enumerate(CLASS_NAMES):
-                p = self.probabilities[i, c]
-                row[f"p_{name}"] = "" if not np.isfinite(p) else round(float(p), 6)
-            if self.alpha is not None:
-                a, sd = self.alpha[i], self.alpha_std[i]
-                row["alpha"] = "" if not np.isfinite(a) else round(float(a), 4)
-                row["alpha_std"] = "" if not np.isfinite(sd) else round(float(sd), 4)
-            if self.alpha_msd is not None:
-                a, k = self.alpha_msd[i], self.K[i]
-                row["alpha_msd"] = "" if not np.isfinite(a) else round(float(a), 4)
-                row["K"] = "" if not np.isfinite(k) else float(f"{k:.5g}")
-                row["K_unit"] = self.K_unit
-            row["message"] = self.message[i]
-            out.append(row)
-        return out
+        """One flat row per track (the CSV), built column by column."""
+        def rounded(values, digits):  # "" where not finite, as the CSV writes it
+            return ["" if not math.isfinite(v) else round(v, digits) for v in values]
+
+        n = len(self.ids)
+        if n == 0:
+            return []
+        ranges = [CLASS_ALPHA[k] if k >= 0 else ("", "") for k in self.label.tolist()]
+        cols = {"track_id": self.ids, "length": self.lengths.tolist(), "status": self.status,
+                "predicted": [name or "" for name in self.class_name],
+                "label": self.label.tolist(),
+                "uncertain": ["" if k < 0 else u for k, u in
+                              zip(self.label.tolist(), self.uncertain.tolist())],
+                "class_alpha_min": [r[0] for r in ranges],
+                "class_alpha_max": [r[1] for r in ranges],
+                "windows": [len(w) for w in self.windows],
+                "true_class": [CLASS_NAMES[t] if t >= 0 else "" for t in self.truth.tolist()]}
+        P = np.asarray(self.probabilities, np.float64)
+        for c, name in enumerate(CLASS_NAMES):
+            cols[f"p_{name}"] = rounded(P[:, c].tolist(), 6)
+        if self.alpha is not None:
+            cols["alpha"] = rounded(np.asarray(self.alpha, np.float64).tolist(), 4)
+            cols["alpha_std"] = rounded(np.asarray(self.alpha_std, np.float64).tolist(), 4)
+        if self.alpha_msd is not None:
+            cols["alpha_msd"] = rounded(np.asarray(self.alpha_msd, np.float64).tolist(), 4)
+            cols["K"] = ["" if not math.isfinite(k) else float(f"{k:.5g}")
+                         for k in np.asarray(self.K, np.float64).tolist()]
+            cols["K_unit"] = [self.K_unit] * n
+        cols["message"] = self.message
+        keys = list(cols)
+        return [dict(zip(keys, values)) for values in zip(*cols.values())]
 
     def evaluation(self) -> dict | None:
         """:func:`evaluation` of these tracks against the truth the input gave."""
