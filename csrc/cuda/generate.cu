@@ -415,18 +415,23 @@ struct FbmSpec {
 // fft_swap (fbm.h) with the bit reversal in one instruction where M fits 32 bits.
 template <class I>
 __device__ __forceinline__ void fft_swap_at(double* re, double* im, int l, I i) {
-  I r;
   if constexpr (sizeof(I) == 4)
-    r = I(__brev(unsigned(i)) >> (32 - l));  // l >= 1: M >= 2
+    fft_swap_pair(re, im, i, I(__brev(unsigned(i)) >> (32 - l)));  // l >= 1: M >= 2
   else
-    r = I(bit_reverse(int64_t(i), l));
-  if (i < r) {
-    const double a = re[i], b = im[i];
-    re[i] = re[r];
-    im[i] = im[r];
-    re[r] = a;
-    im[r] = b;
-  }
+    fft_swap_pair(re, im, i, I(bit_reverse(int64_t(i), l)));
+}
+
+// The elements of unit u of a pass over 2^span elements per group, from stage
+// h = 2^lh: its first element i0 and its position pos < h within the stage's halves.
+template <class I>
+struct FftUnit {
+  I h, pos, i0;
+};
+template <class I>
+__device__ __forceinline__ FftUnit<I> fft_unit(I u, int lh, int span) {
+  const I h = I(1) << lh;
+  const I pos = u & (h - 1);
+  return {h, pos, ((u >> lh) << (lh + span)) | pos};
 }
 
 // Butterfly b (< M/2) of the radix-2 stage with half-size h = 2^lh: the host's
@@ -434,12 +439,10 @@ __device__ __forceinline__ void fft_swap_at(double* re, double* im, int l, I i) 
 template <class I>
 __device__ __forceinline__ void fft_radix2_at(double* re, double* im, const double* tq, I M, int l, int lh,
                                               I b) {
-  const I h = I(1) << lh;
-  const I pos = b & (h - 1);
-  const I i0 = ((b >> lh) << (lh + 1)) | pos;
+  const FftUnit<I> u = fft_unit(b, lh, 1);
   double wr, wi;
-  fft_twiddle_q(tq, M, pos << (l - 1 - lh), &wr, &wi);
-  fft_butterfly_ref(re[i0], im[i0], re[i0 + h], im[i0 + h], wr, wi);
+  fft_twiddle_q(tq, M, u.pos << (l - 1 - lh), &wr, &wi);
+  fft_butterfly_ref(re[u.i0], im[u.i0], re[u.i0 + u.h], im[u.i0 + u.h], wr, wi);
 }
 
 // Unit q (< M/4) of stages h = 2^lh and 2h at once: the four elements i0 + {0, h, 2h, 3h}
@@ -449,9 +452,8 @@ __device__ __forceinline__ void fft_radix2_at(double* re, double* im, const doub
 template <class I>
 __device__ __forceinline__ void fft_radix4_at(double* re, double* im, const double* tq, I M, int l, int lh,
                                               I q) {
-  const I h = I(1) << lh;
-  const I pos = q & (h - 1);
-  const I i0 = ((q >> lh) << (lh + 2)) | pos;
+  const FftUnit<I> u = fft_unit(q, lh, 2);
+  const I h = u.h, pos = u.pos, i0 = u.i0;
   double ar = re[i0], ai = im[i0], br = re[i0 + h], bi = im[i0 + h];
   double cr = re[i0 + 2 * h], ci = im[i0 + 2 * h], dr = re[i0 + 3 * h], di = im[i0 + 3 * h];
   double wr, wi;

@@ -38,7 +38,7 @@ MUTANTS = [
      "fft_twiddle_q(tq, M, pos << (l - 2 - lh), &wr, &wi);",
      ["gen fbm 2 257 3 s d 132", "gen fbm 1 1000 3 p f 2"]),
     ("fbm: the 32-bit bit reversal shifted one bit short", "cuda/generate.cu",
-     "r = I(__brev(unsigned(i)) >> (32 - l));", "r = I(__brev(unsigned(i)) >> (31 - l));",
+     "I(__brev(unsigned(i)) >> (32 - l))", "I(__brev(unsigned(i)) >> (31 - l))",
      ["gen fbm 2 257 3 s d 132", "gen fbm 1 1000 3 p f 2"]),
     ("fbm: prefix sums read one position late", "cuda/generate.cu",
      "AG_ST(r0 + t, t == 0 ? Out(0) : Out(re[t - 1]));",

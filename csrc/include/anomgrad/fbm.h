@@ -52,8 +52,9 @@ AG_HD int64_t bit_reverse(int64_t i, int log2M) {
   return r;
 }
 
-AG_HD void fft_swap(double* re, double* im, int log2M, int64_t i) {
-  const int64_t r = bit_reverse(i, log2M);
+// Elements i and r = bit_reverse(i) exchanged, once per pair (i < r).
+template <class I>
+AG_HD void fft_swap_pair(double* re, double* im, I i, I r) {
   if (i < r) {
     const double a = re[i], b = im[i];
     re[i] = re[r];
@@ -61,6 +62,10 @@ AG_HD void fft_swap(double* re, double* im, int log2M, int64_t i) {
     re[r] = a;
     im[r] = b;
   }
+}
+
+AG_HD void fft_swap(double* re, double* im, int log2M, int64_t i) {
+  fft_swap_pair(re, im, i, bit_reverse(i, log2M));
 }
 
 // The butterfly on (ar, ai) and (br, bi) with twiddle (wr, wi), in place: the one
