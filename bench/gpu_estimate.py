@@ -7,13 +7,14 @@ alphas of ``bench/gpu_check.py``), then turned into trajectories/s on one H200:
    flags) compiles small probe kernels that call the very device functions the kernels
    call -- ``normals_group`` (one Philox block, two Box-Muller pairs: four normals),
    ``draw_group<Model, 2>`` (four CTRW events, LW flights or ATTM segments),
-   ``sbm_scale``, ``circulant_row``, a two-stage unit and a butterfly of ``block_fft`` -- and the
-   PTX of each is counted by class: fp64 add/mul/compare (the fp64 pipe), fp64
+   ``sbm_scale``, ``circulant_row``, and ``block_fft``'s two-stage unit, butterfly and
+   swap (with the 32-bit indices of the shared-memory path) -- and the PTX of each is
+   counted by class: fp64 add/mul/compare (the fp64 pipe), fp64
    division and square root (each a MUFU approximation and a refinement on the fp64
    pipe), conversions to or from 64-bit types, integer, and all instructions (issue).
 2. **How many of each per trajectory.** Normals: T - 1 per axis (groups of four);
-   FBM: M / 2 Philox blocks for the spectrum, the FFT's (log2 M) / 2 two-stage passes of
-   M / 4 units (an odd stage: M / 2 butterflies) and M swaps;
+   FBM: M / 2 Philox blocks for the spectrum, the FFT's floor(log2 M / 2) two-stage
+   passes of M / 4 units (an odd last stage: M / 2 butterflies) and M swaps;
    events: the groups of four drawn per trajectory and the owners' and the replay's
    loop iterations, *counted by running the kernel in the CUDA emulator*
    (``csrc/emu``: warp iterations of the ``AG_COUNT`` sites, so divergence is paid);
