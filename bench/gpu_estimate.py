@@ -63,6 +63,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import emu  # noqa: E402  (tests/emulation/emu.py)
 from emulation_cost import occupancy, ptxas_registers  # noqa: E402
 
+from anomgrad.models.fbm import embedding_size  # noqa: E402  (M of the circulant embedding)
+
 T, DIM = 1000, 2
 N_EMU = 1024  # trajectories the emulator runs per model to count events (mean per trajectory)
 
@@ -140,7 +142,7 @@ def classify(op: str) -> dict:
     conversions); memory instructions count as issue only (their bytes come from the
     emulator and the formulas below)."""
     base = op.split(".")[0]
-    if base in ("ret", "exit") or op.startswith(("ld.param", "cvta", "mov.u64 %rd", "bar")):
+    if base in ("ret", "exit") or op.startswith(("ld.param", "cvta", "bar")):
         return {}
     c = Counter(issue=1)
     if ".f64" in op and base in ("div", "sqrt", "rcp", "rsqrt"):
@@ -223,13 +225,14 @@ def demand(model: str, per_traj: bool, probes: dict, em: dict) -> tuple[Counter,
     groups = DIM * math.ceil(steps / 4)  # normals_group calls for T - 1 normals per axis
     serial = 0.0
     if model == "fbm":
-        M = 2
-        while M < steps:
-            M <<= 1
-        M *= 2
-        l = int(math.log2(M))  # l // 2 two-stage passes of M / 4 units, an odd stage alone
-        fft = lambda: (add(probes["radix4"], (l // 2) * (M // 4)),  # noqa: E731
-                       add(probes["butterfly"], (l % 2) * (M // 2)), add(probes["swap"], M))
+        M = embedding_size(T)
+        l = int(math.log2(M))
+
+        def fft() -> None:  # l // 2 two-stage passes of M / 4 units, an odd stage alone, swaps
+            add(probes["radix4"], (l // 2) * (M // 4))
+            add(probes["butterfly"], (l % 2) * (M // 2))
+            add(probes["swap"], M)
+
         add(probes["normals4"], M // 2)       # the spectrum: M / 2 Philox blocks
         d["fp64"] += 2 * M                    # scaled by sqrt(lambda_k / M)
         d["issue"] += 2 * M
