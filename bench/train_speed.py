@@ -68,17 +68,21 @@ def train_rate(width: int, bf16: bool, threads: int, steps: int) -> dict:
     return {"samples_per_s": round(batch * (steps - 1) / (stamps[-1] - stamps[0]), 1)}
 
 
+def forward_rate(forward, x, steps: int) -> float:
+    """Samples/s of ``forward(x)`` over ``steps`` calls after a first one (warm-up)."""
+    times = []
+    for _ in range(steps + 1):
+        t = time.perf_counter()
+        forward(x)
+        times.append(time.perf_counter() - t)
+    return len(x) * steps / sum(times[1:])
+
+
 def inference_rate(width: int, bf16: bool, threads: int, steps: int) -> dict:
     torch.set_num_threads(threads)
     model = ResAnDi(width=width).eval()
-    x = torch.rand(512, 2, 1000)
-    times = []
     with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
-        for _ in range(steps + 1):
-            t = time.perf_counter()
-            model(x)
-            times.append(time.perf_counter() - t)
-    return {"samples_per_s": round(512 * steps / sum(times[1:]), 1)}
+        return {"samples_per_s": round(forward_rate(model, torch.rand(512, 2, 1000), steps), 1)}
 
 
 def gemm_rate(dtype, threads: int, n: int = 2048, reps: int = 3) -> float:
@@ -112,13 +116,8 @@ def network_bound(threads: int, steps: int, tracks: int = 10_000) -> list[dict]:
     flops = fc.get_total_flops()
     rows = []
     for bf16, dtype in ((False, torch.float32), (True, torch.bfloat16)):
-        times = []
         with torch.inference_mode(), autocast("cpu", bf16):
-            for _ in range(steps + 1):
-                t = time.perf_counter()
-                net.fc(net.features(x))
-                times.append(time.perf_counter() - t)
-        rate = 512 * steps / sum(times[1:])
+            rate = forward_rate(lambda b: net.fc(net.features(b)), x, steps)
         peak = gemm_rate(dtype, threads)
         rows.append(dict(what="shipped model, classify's forward", width=16, batch=512,
                          precision="bf16" if bf16 else "fp32", threads=threads,
@@ -144,8 +143,7 @@ def main() -> None:
     if a.bound:
         for threads in a.threads:
             rows += network_bound(threads, a.steps)
-        a.widths = []
-    for width in a.widths:
+    for width in [] if a.bound else a.widths:
         steps = a.steps if width == 16 else max(2, a.steps // 2)
         for threads in a.threads:
             for bf16 in (False, True):
