@@ -32,12 +32,12 @@ PYBIND11_MODULE(_core, m) {
   // The one definition of the model ids (csrc/include/anomgrad/models.h); Python maps
   // model names through it (anomgrad._cuda).
   py::enum_<ag::Model>(m, "Model", "Generator ids shared by the C++/CUDA kernels and Python.")
-      .value("fbm", ag::FBM)
-      .value("ctrw", ag::CTRW)
-      .value("lw", ag::LW)
-      .value("attm", ag::ATTM)
-      .value("sbm", ag::SBM)
-      .value("bm", ag::BM);
+      .value(ag::MODEL_NAMES[ag::FBM], ag::FBM)
+      .value(ag::MODEL_NAMES[ag::CTRW], ag::CTRW)
+      .value(ag::MODEL_NAMES[ag::LW], ag::LW)
+      .value(ag::MODEL_NAMES[ag::ATTM], ag::ATTM)
+      .value(ag::MODEL_NAMES[ag::SBM], ag::SBM)
+      .value(ag::MODEL_NAMES[ag::BM], ag::BM);
 
   py::module_ host = m.def_submodule(
       "host", "C++ host twins of the Numba kernels, for tests: same arguments, same bits.");

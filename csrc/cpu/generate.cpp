@@ -25,7 +25,6 @@ std::string number_text(double v) {  // as Python's f"{v:g}"
 }  // namespace
 
 void check_alpha_values(int model, const double* alpha, int64_t count) {
-  static const char* const names[] = {"fbm", "ctrw", "lw", "attm", "sbm", "bm"};
   for (int64_t i = 0; i < count; ++i) {
     if (alpha_valid(model, alpha[i])) continue;
     const AlphaRange r = alpha_range(model);
@@ -39,7 +38,7 @@ void check_alpha_values(int model, const double* alpha, int64_t count) {
     }
     throw std::invalid_argument("alpha[" + std::to_string(i) + "] = " + number_text(alpha[i]) +
                                 " is outside the valid range for " +
-                                (model >= 0 && model <= 5 ? names[model] : "this model") + ": " +
+                                (model >= 0 && model <= 5 ? MODEL_NAMES[model] : "this model") + ": " +
                                 range + " (or not finite)");
   }
 }

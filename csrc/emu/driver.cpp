@@ -154,14 +154,14 @@ void each_order(const std::string& id, const std::function<std::string()>& run_a
 
 // ---- generators ---------------------------------------------------------------------------------
 int model_of(const std::string& m) {
-  static const char* names[] = {"fbm", "ctrw", "lw", "attm", "sbm", "bm"};
   for (int i = 0; i < 6; ++i)
-    if (m == names[i]) return i;
+    if (m == ag::MODEL_NAMES[i]) return i;
   throw Fail("unknown model " + m);
 }
 
-// Valid alpha range [lo, hi] of each model (anomgrad/config.py), for per-trajectory draws.
-void alpha_range(int model, double& lo, double& hi) {
+// The range [lo, hi] per-trajectory alphas are drawn from: inside each model's valid range
+// (ag::alpha_range), away from its open ends.
+void draw_range(int model, double& lo, double& hi) {
   switch (model) {
     case ag::FBM: lo = 0.05, hi = 1.95; break;
     case ag::CTRW: lo = 0.05, hi = 1.0; break;
@@ -220,7 +220,7 @@ std::string gen_case(const std::string& id, const GenSpec& spec) {
   std::vector<double> alpha;
   if (am == "p") {
     double lo, hi;
-    alpha_range(model, lo, hi);
+    draw_range(model, lo, hi);
     for (int64_t i = 0; i < n; ++i) {
       double a = lo + (hi - lo) * rng.uniform();
       if (i % 7 == 3) a = hi;                            // the boundary value

@@ -29,6 +29,8 @@ constexpr double ATTM_SIGMA_LOW = 0.03;
 constexpr double ATTM_SIGMA_HIGH = 3.3;
 
 enum Model : int { FBM = 0, CTRW = 1, LW = 2, ATTM = 3, SBM = 4, BM = 5 };
+// Their names, by id (as anomgrad/config.py spells them; _core.Model's values).
+inline constexpr const char* MODEL_NAMES[] = {"fbm", "ctrw", "lw", "attm", "sbm", "bm"};
 
 // Valid alpha per model: anomgrad/config.py ALPHA_RANGES (tests/trajectories/test_twins.py
 // test_native_alpha_ranges_are_the_configs holds the two equal at every bound).
