@@ -14,6 +14,7 @@
 //   fbmneg T s|p|m                             FBM with negative circulant eigenvalues
 //   selftest NAME                              the emulator's own tests (selftest.cpp)
 //   cost COMMAND ...                           the cost model of one forward-order run
+//   weak COMMAND ...                           the case under the weak model of shared memory
 // SMS is the emulated device's SM count (2 makes the grid-stride loops run).
 #include <cinttypes>
 #include <cmath>
@@ -609,6 +610,15 @@ std::string run_command(const std::string& id, const std::string& cmd, std::istr
     std::string name;
     in >> name;
     return emu_selftest(name);
+  }
+  if (cmd == "weak") {  // the same case with the weak model of shared memory
+    std::string sub;
+    in >> sub;
+    emu::set_weak(true);
+    struct Off {
+      ~Off() { emu::set_weak(false); }
+    } off;
+    return run_command(id, sub, in);
   }
   if (cmd == "cost") {
     std::string sub;

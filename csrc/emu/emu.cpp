@@ -56,6 +56,9 @@ std::map<int, std::string> g_messages;
 }  // namespace
 
 bool g_recording = false;
+namespace {
+bool g_weak = false;
+}
 Device& device() { return g_device; }
 void set_order(Order o, uint64_t seed) {
   g_order = o;
@@ -63,6 +66,8 @@ void set_order(Order o, uint64_t seed) {
 }
 Order order() { return g_order; }
 void set_recording(bool on) { g_recording = on; }
+void set_weak(bool on) { g_weak = on; }
+bool weak() { return g_weak; }
 std::vector<KernelStats>& stats() { return g_stats; }
 void reset_stats() { g_stats.clear(); }
 
@@ -123,6 +128,13 @@ struct Rec {
   uintptr_t addr;
 };
 
+// A byte this thread stored that the other threads do not see yet (the weak model).
+struct Pending {
+  unsigned region;  // Sched::regions
+  unsigned offset;
+  unsigned char value;
+};
+
 struct Fiber {
   uint3 idx{};
   unsigned linear = 0, lane = 0, warp = 0;
@@ -136,6 +148,7 @@ struct Fiber {
   uint64_t xslot[2] = {0, 0};
   std::exception_ptr error;
   std::vector<Rec> recs;
+  std::vector<Pending> pending;
   // context
   char* stack = nullptr;  // lowest usable byte (above the guard page)
   size_t stack_size = 0;
@@ -185,6 +198,15 @@ struct Sched {
   std::vector<StaticAlloc> statics;
   size_t static_total = 0;
   uint64_t xbuf[32];
+  // the weak model: each shared array and the bytes every thread sees in it; between two
+  // runs of fibers the array holds exactly those, and a fiber runs on them plus its own
+  // pending stores
+  struct Region {
+    unsigned char* p;
+    size_t bytes;
+    std::vector<unsigned char> seen;
+  };
+  std::vector<Region> regions;
 };
 thread_local Sched tl_sched;
 
@@ -425,6 +447,62 @@ void account_warp(Launch& L, Fiber* const* lanes, unsigned nl) {
   }
 }
 
+// ---- the weak model of shared memory ----------------------------------------------------------
+void add_region(void* p, size_t bytes) {
+  unsigned char* b = static_cast<unsigned char*>(p);
+  tl_sched.regions.push_back(Sched::Region{b, bytes, std::vector<unsigned char>(b, b + bytes)});
+}
+
+// Before fiber f runs: the arrays show what it sees, its own pending stores included.
+void show_pending(const Fiber& f) {
+  for (const Pending& e : f.pending) tl_sched.regions[e.region].p[e.offset] = e.value;
+}
+
+// While (or after) fiber f runs: every byte it stored since it last ran joins its pending
+// stores, with the value it holds now (a byte stored back to what the others see stays
+// pending: that store still has to reach them).
+void collect_pending(Fiber& f) {
+  Sched& s = tl_sched;
+  for (Pending& e : f.pending) e.value = s.regions[e.region].p[e.offset];
+  const size_t before = f.pending.size();
+  for (unsigned r = 0; r < s.regions.size(); ++r) {
+    const Sched::Region& g = s.regions[r];
+    constexpr size_t kChunk = 256;
+    for (size_t c = 0; c < g.bytes; c += kChunk) {
+      const size_t n = std::min(kChunk, g.bytes - c);
+      if (std::memcmp(g.p + c, g.seen.data() + c, n) == 0) continue;
+      for (size_t i = c; i < c + n; ++i)
+        if (g.p[i] != g.seen[i]) f.pending.push_back(Pending{r, unsigned(i), g.p[i]});
+    }
+  }
+  if (f.pending.size() > before) {  // one entry per byte
+    auto key = [](const Pending& e) { return (uint64_t(e.region) << 32) | e.offset; };
+    std::stable_sort(f.pending.begin(), f.pending.end(),
+                     [&](const Pending& a, const Pending& b) { return key(a) < key(b); });
+    f.pending.erase(std::unique(f.pending.begin(), f.pending.end(),
+                                [&](const Pending& a, const Pending& b) { return key(a) == key(b); }),
+                    f.pending.end());
+  }
+}
+
+// After fiber f ran: its stores become pending, and the arrays show what all threads see.
+void hide_pending(Fiber& f) {
+  collect_pending(f);
+  for (const Pending& e : f.pending) {
+    Sched::Region& g = tl_sched.regions[e.region];
+    g.p[e.offset] = g.seen[e.offset];
+  }
+}
+
+// f's pending stores reach every thread (a barrier both pass, or f's __threadfence).
+void publish(Fiber& f) {
+  for (const Pending& e : f.pending) {
+    Sched::Region& g = tl_sched.regions[e.region];
+    g.p[e.offset] = g.seen[e.offset] = e.value;
+  }
+  f.pending.clear();
+}
+
 // ---- one block -------------------------------------------------------------------------------
 void release(Fiber& f, uint64_t epoch) {
   f.state = State::ready;
@@ -470,6 +548,7 @@ void run_block(Launch& L, const uint3& bidx, uint64_t block_linear) {
     f.xparity = 0;
     f.error = nullptr;
     f.recs.clear();
+    f.pending.clear();
     init_fiber(f);
   }
   tl_block_idx = bidx;
@@ -480,6 +559,8 @@ void run_block(Launch& L, const uint3& bidx, uint64_t block_linear) {
   std::memset(s.dyn, 0xFF, s.dyn_bytes);
   s.statics.clear();
   s.static_total = 0;
+  s.regions.clear();
+  if (g_weak) add_region(s.dyn, s.dyn_bytes);
   struct Cleanup {
     Sched& s;
     ~Cleanup() {
@@ -487,6 +568,7 @@ void run_block(Launch& L, const uint3& bidx, uint64_t block_linear) {
       s.dyn = nullptr;
       for (auto& a : s.statics) std::free(a.p);
       s.statics.clear();
+      s.regions.clear();
     }
   } cleanup{s};
 
@@ -504,7 +586,9 @@ void run_block(Launch& L, const uint3& bidx, uint64_t block_linear) {
     for (unsigned t : order) {
       Fiber& f = *fs[t];
       if (f.state != State::ready) continue;
+      if (g_weak) show_pending(f);
       resume(f);
+      if (g_weak) hide_pending(f);
       ran = true;
       if (f.error) {
         try {
@@ -555,8 +639,13 @@ void run_block(Launch& L, const uint3& bidx, uint64_t block_linear) {
         }
       }
       if (!all) continue;
+      // __syncwarp orders the lanes' shared-memory stores; votes and shuffles do not
+      const bool fence = std::strcmp(first->bar_what, "__syncwarp") == 0;
       for (unsigned t = lo; t < hi; ++t)
-        if (fs[t]->state == State::warp_bar) release(*fs[t], ep + 1);
+        if (fs[t]->state == State::warp_bar) {
+          if (fence) publish(*fs[t]);
+          release(*fs[t], ep + 1);
+        }
       released = true;
     }
     if (released) continue;
@@ -585,6 +674,7 @@ void run_block(Launch& L, const uint3& bidx, uint64_t block_linear) {
           kernel_error("threads of block " + dim_str(tl_block_idx) +
                        " wait at different __syncthreads:" + describe_states(fs.data(), nt));
       }
+      for (unsigned t = 0; t < nt; ++t) publish(*fs[t]);
       for (unsigned t = 0; t < nt; ++t) release(*fs[t], ep + 1);
       continue;
     }
@@ -638,6 +728,31 @@ void converge() {
   if (tl_fiber) ++tl_fiber->epoch;
 }
 
+void atomic_stored(const void* p, size_t bytes) {
+  Fiber* f = tl_fiber;
+  if (!g_weak || !f) return;
+  const unsigned char* b = static_cast<const unsigned char*>(p);
+  Sched& s = tl_sched;
+  for (unsigned r = 0; r < s.regions.size(); ++r) {
+    Sched::Region& g = s.regions[r];
+    if (b < g.p || b + bytes > g.p + g.bytes) continue;
+    const unsigned o = unsigned(b - g.p);
+    std::memcpy(g.seen.data() + o, b, bytes);
+    f->pending.erase(std::remove_if(f->pending.begin(), f->pending.end(),
+                                    [&](const Pending& e) {
+                                      return e.region == r && e.offset >= o && e.offset < o + bytes;
+                                    }),
+                     f->pending.end());
+  }
+}
+
+void thread_fence() {
+  Fiber* f = tl_fiber;
+  if (!g_weak || !f) return;
+  collect_pending(*f);
+  publish(*f);
+}
+
 void record(const Site* site, const void* addr, unsigned bytes) {
   Fiber& f = *tl_fiber;
   f.recs.push_back(Rec{uint32_t(site->id), bytes, f.epoch, reinterpret_cast<uintptr_t>(addr)});
@@ -667,6 +782,7 @@ void* static_shared(const Site* site, size_t bytes, size_t align) {
   if (!p) throw std::runtime_error("emu: out of memory for static shared memory");
   std::memset(p, 0xFF, bytes);
   s.statics.push_back(StaticAlloc{site, p, bytes});
+  if (g_weak) add_region(p, bytes);
   Launch& L = *s.launch;
   L.ks->static_smem = std::max(L.ks->static_smem, total);
   size_t& st = g_func_static_smem[L.cfg.fn];

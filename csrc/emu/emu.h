@@ -123,6 +123,12 @@ Order order();
 void set_recording(bool on);  // the cost model (slower); off by default
 extern bool g_recording;
 inline bool recording() { return g_recording; }
+// The weak model of shared memory (docs/emulation.md): a thread's stores reach the other
+// threads only at a __syncthreads or __syncwarp both pass, or its own __threadfence;
+// votes and shuffles order nothing.  Atomics are seen at once.  Off: every store is seen
+// at the next synchronisation point of any kind.
+void set_weak(bool on);
+bool weak();
 
 // ---- sites (one per AG_LD / AG_ST / AG_COUNT expansion) ------------------------------
 enum class Kind : uint8_t { load = 0, store = 1, count = 2, shared = 3 };
@@ -202,6 +208,10 @@ inline void count(const Site* site) {
   if (tl_fiber && recording()) record(site, nullptr, 0);
 }
 void converge();
+// An atomic's store is seen by every thread at once (the weak model).
+void atomic_stored(const void* p, size_t bytes);
+// __threadfence: this thread's stores are seen from here on (the weak model).
+void thread_fence();
 
 template <class T>
 inline T ld(const T* p, const Site* site) {
@@ -326,32 +336,37 @@ inline unsigned __brev(unsigned x) {  // bit 31 - i of the result is bit i of x
 inline int __ffs(int x) { return __builtin_ffs(x); }
 inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz(unsigned(x)); }
 
-// Fibers of one block never run at the same time, so atomics are plain read-modify-writes.
+// Fibers of one block never run at the same time, so atomics are plain read-modify-writes
+// whose store every thread sees at once (emu::atomic_stored).
 template <class T>
 inline T atomicCAS(T* p, T compare, T val) {
   const T old = *p;
   if (old == compare) *p = val;
+  ::emu::atomic_stored(p, sizeof(T));
   return old;
 }
 template <class T>
 inline T atomicAdd(T* p, T v) {
   const T old = *p;
   *p = old + v;
+  ::emu::atomic_stored(p, sizeof(T));
   return old;
 }
 template <class T>
 inline T atomicMax(T* p, T v) {
   const T old = *p;
   if (v > old) *p = v;
+  ::emu::atomic_stored(p, sizeof(T));
   return old;
 }
 template <class T>
 inline T atomicOr(T* p, T v) {
   const T old = *p;
   *p = old | v;
+  ::emu::atomic_stored(p, sizeof(T));
   return old;
 }
-inline void __threadfence() {}
+inline void __threadfence() { ::emu::thread_fence(); }
 
 // ---- runtime API ----------------------------------------------------------------------------
 cudaError_t cudaGetLastError();

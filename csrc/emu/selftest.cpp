@@ -121,6 +121,25 @@ __global__ void bounds(double* out, int at) {
   AG_ST(out + 2 * t + 1, hi);
 }
 
+// The weak model: lane l stores s[l] = l + 1, then the lanes meet at `how` (0 a vote,
+// 1 a shuffle, 2 __syncwarp, 3 a vote after the lane's own __threadfence) and read their
+// own and their neighbour's entry; c counts the lanes by an atomic, read after the vote.
+__global__ void weak_memory(int* out, int how) {
+  AG_SHARED(int, s, 33);
+  const unsigned t = threadIdx.x;
+  if (t == 0) s[32] = 0;
+  __syncwarp();
+  s[t] = int(t) + 1;
+  atomicAdd(&s[32], 1);
+  if (how == 3) __threadfence();
+  if (how == 0 || how == 3) (void)__ballot_sync(0xffffffffu, 1);
+  if (how == 1) (void)__shfl_sync(0xffffffffu, int(t), 0);
+  if (how == 2) __syncwarp();
+  AG_ST(out + 3 * t, s[t]);
+  AG_ST(out + 3 * t + 1, s[(t + 1) & 31u]);
+  AG_ST(out + 3 * t + 2, s[32]);
+}
+
 void expect_launch_error(cudaError_t want, const char* what) {
   const cudaError_t e = cudaGetLastError();
   if (e != want)
@@ -265,6 +284,35 @@ std::string emu_selftest(const std::string& name) {
           throw Fail("shuffle " + std::to_string(q) + " of thread " + std::to_string(t) + " is " +
                      std::to_string(out[size_t(4 * t + q)]) + ", want " + std::to_string(want[q]));
     }
+    return "";
+  }
+  if (name == "weak_memory") {
+    // weak: a vote or a shuffle leaves the neighbour's store unseen (the 0xFF poison, -1);
+    // __syncwarp and __threadfence make it seen; one's own store and the atomic count
+    // are seen throughout.  Not weak: every synchronisation point publishes.
+    emu::set_weak(true);
+    struct Off {
+      ~Off() { emu::set_weak(false); }
+    } off;
+    for (int weak = 1; weak >= 0; --weak) {
+      emu::set_weak(weak != 0);
+      for (int how = 0; how < 4; ++how)
+        for (emu::Order o : kOrders) {
+          emu::set_order(o, 5);
+          AG_LAUNCH(weak_memory, 1, 32, 0, nullptr, out.data(), how);
+          expect_ok("weak_memory");
+          for (int t = 0; t < 32; ++t) {
+            const int seen = weak && how < 2 ? -1 : (t + 1) % 32 + 1;
+            const int want[3] = {t + 1, seen, 32};
+            for (int q = 0; q < 3; ++q)
+              if (out[size_t(3 * t + q)] != want[q])
+                throw Fail(std::string(weak ? "weak" : "strong") + " model, meeting " + std::to_string(how) +
+                           ", value " + std::to_string(q) + " of lane " + std::to_string(t) + ": " +
+                           std::to_string(out[size_t(3 * t + q)]) + ", want " + std::to_string(want[q]));
+          }
+        }
+    }
+    emu::set_order(emu::Order::forward);
     return "";
   }
   if (name == "block_bounds") {

@@ -100,6 +100,18 @@ MUTANTS = [
      ["gen fbm 2 1000 3 p f 2", "gen fbm 1 257 37 s d 132"]),
     ("generate: alpha outside the model's range accepted", "cpu/generate.cpp",
      "    if (alpha_valid(model, alpha[i])) continue;", "    continue;", ["invalid gen_alpha"]),
+    # a vote or a shuffle orders no memory: only the weak model of shared memory sees these
+    ("sbm: the scale table's __syncwarp replaced by a vote", "cuda/generate.cu",
+     "tab[lane] = sbm_scale(alpha, t0 + lane);\n        __syncwarp();",
+     "tab[lane] = sbm_scale(alpha, t0 + lane);\n        (void)__any_sync(kFullMask, 1);",
+     ["weak gen sbm 3 1000 70 s d 2", "weak gen sbm 2 257 70 s f 132"]),
+    ("events: the __syncwarp after the owners' offsets replaced by a ballot", "cuda/generate.cu",
+     "        tail[lane] = (head + cnt) % kBuf;\n        __syncwarp();",
+     "        tail[lane] = (head + cnt) % kBuf;\n        (void)__ballot_sync(kFullMask, 1);",
+     ["weak gen ctrw 2 1000 70 p d 2", "weak gen lw 2 257 70 s f 132", "weak gen attm 3 1000 70 p f 2"]),
+    ("emulator: votes and shuffles publish the lanes' stores", "emu/emu.cpp",
+     'const bool fence = std::strcmp(first->bar_what, "__syncwarp") == 0;',
+     "const bool fence = true;", ["selftest weak_memory"]),
     ("fbm: negative eigenvalue status not read back", "cuda/generate.cu",
      "  if (h.flag) throw", "  if (false) throw", ["fbmneg 100 s", "fbmneg 1000 p"]),
 ]

@@ -1,6 +1,8 @@
 """Every CUDA kernel, emulated on the CPU, equals its CPU twin bit for bit in every thread
 order (forward, reverse, shuffled), under AddressSanitizer and UBSan when ag_emu is built
-as .ci/emulation.sh builds it.  Cases: csrc/emu/driver.cpp reads them."""
+as .ci/emulation.sh builds it; a subset again under the weak model of shared memory, in
+which votes and shuffles order no stores (docs/emulation.md).  Cases: csrc/emu/driver.cpp
+reads them."""
 
 from __future__ import annotations
 
@@ -64,7 +66,24 @@ def _rng_cases():
             ("normals-300x7", "normals 300 7 32"), ("normals-0", "normals 0 5 16")]
 
 
-CASES = _gen_cases() + _proc_cases() + _cam_cases() + _rng_cases()
+def _weak_cases():
+    """Each kernel under the weak model (10-20x slower): every generator with scalar and
+    per-trajectory alpha, each processing kernel, Grad-CAM with and without bands, the RNG."""
+    cases = []
+    for k, model in enumerate(MODELS):
+        n = 3 if model == "fbm" else 70
+        cases.append((f"weak-{model}-T1000-s", f"weak gen {model} {1 + k % 3} 1000 {n} s {'fd'[k % 2]} 2"))
+        cases.append((f"weak-{model}-T257-p", f"weak gen {model} {1 + (k + 1) % 3} 257 {n} p {'df'[k % 2]} 132"))
+    cases.append(("weak-fbm-T4098-p", "weak gen fbm 2 4098 3 p d 2"))
+    for kind in ("normalize", "noise", "scale", "cut"):
+        cases.append((f"weak-proc-{kind}", f"weak proc {kind} 2 257 37 f 2"))
+    cases += [("weak-cam-bands", "weak cam 13 64 32 1000 10 cam,cells,minmax 132"),
+              ("weak-cam", "weak cam 13 16 7 100 0 cam,linear,minmax 2"),
+              ("weak-words", "weak words 70 8 1"), ("weak-normals", "weak normals 300 7 32")]
+    return cases
+
+
+CASES = _gen_cases() + _proc_cases() + _cam_cases() + _rng_cases() + _weak_cases()
 @pytest.fixture(scope="module")
 def results(emu_exe):
     return emu.run(emu_exe, CASES)
