@@ -9,7 +9,7 @@ on, at n = 4096, T = 1000, dim = 2, float32, and prints one markdown table:
   trip count differs between the lanes of a warp) over the mean per-lane iterations
   (1.00 = no lane idles);
 * for FBM, the occupancy on an H100/H200 at T = 1000 from the registers ptxas reports
-  (``nvcc -Xptxas -v``, sm_90) and the launch's shared memory.
+  (``ptxas -v`` on nvcc's PTX, sm_90) and the launch's shared memory.
 
     python bench/emulation_cost.py              # builds build/emu-fast (-O2, no sanitizers)
     python bench/emulation_cost.py --sites      # also every recorded site
@@ -23,10 +23,8 @@ import json
 import os
 import platform
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,32 +96,15 @@ def occupancy(regs: int, threads: int, smem: int, sm=SM90) -> tuple[int, float, 
 
 
 def ptxas_registers(source: Path) -> dict[str, dict]:
-    """{demangled kernel: {"registers": r, "spill": bytes, "stack": bytes}} from nvcc -Xptxas -v."""
-    nvcc = shutil.which("nvcc")
-    if nvcc is None:
-        return {}
-    with tempfile.TemporaryDirectory() as d:
-        r = subprocess.run([nvcc, "-std=c++17", "--fmad=false", "-arch=sm_90", "-O3",
-                            f"-I{ROOT / 'csrc' / 'include'}", "-Xptxas", "-v", "-c", str(source),
-                            "-o", str(Path(d) / "k.o")], capture_output=True, text=True)
+    """{demangled kernel: {"registers": r, "spill": bytes, "stack": bytes, "max_threads": n}}
+    of one .cu for sm_90 (tests/emulation/emu.py: ptxas_report); {} without nvcc."""
     out: dict[str, dict] = {}
-    name = None
-    for line in (r.stdout + r.stderr).splitlines():
-        m = re.search(r"Compiling entry function '(\S+)' for 'sm_90'", line)
-        if m:
-            name = m.group(1)
-            try:
-                name = subprocess.run(["c++filt", name], capture_output=True, text=True).stdout.strip()
-            except FileNotFoundError:
-                pass
-            out[name] = {}
-            continue
-        m = re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores", line)
-        if m and name:
-            out[name].update(stack=int(m.group(1)), spill=int(m.group(2)))
-        m = re.search(r"Used (\d+) registers", line)
-        if m and name:
-            out[name]["registers"] = int(m.group(1))
+    for name, v in emu.ptxas_report(source).items():
+        try:
+            name = subprocess.run(["c++filt", name], capture_output=True, text=True).stdout.strip() or name
+        except FileNotFoundError:
+            pass
+        out[name] = v
     return out
 
 

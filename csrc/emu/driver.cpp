@@ -565,6 +565,8 @@ std::string stats_json() {
       << ",\"blocks\":" << k.blocks << ",\"threads\":" << k.threads << ",\"grid\":[" << k.grid.x << ","
       << k.grid.y << "," << k.grid.z << "],\"block\":[" << k.block.x << "," << k.block.y << ","
       << k.block.z << "],\"dyn_smem\":" << k.dyn_smem << ",\"static_smem\":" << k.static_smem
+      << ",\"registers\":" << k.registers << ",\"from_ptxas\":" << (k.from_ptxas ? "true" : "false")
+      << ",\"max_threads\":" << k.max_threads
       << ",\"load\":{\"instructions\":" << k.load.instructions << ",\"sectors\":" << k.load.sectors
       << ",\"useful\":" << k.load.useful << "},\"store\":{\"instructions\":" << k.store.instructions
       << ",\"sectors\":" << k.store.sectors << ",\"useful\":" << k.store.useful

@@ -2,6 +2,8 @@
 // launch checks, per-block shared memory and the cost model's bookkeeping.
 #include "emu/emu.h"
 
+#include <dlfcn.h>
+#include <elf.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -10,6 +12,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -80,6 +84,95 @@ Site::Site(const char* f, int l, const char* w, Kind k) : file(f), line(l), what
 void set_last_error(cudaError_t e, const std::string& message) {
   if (g_last_error == cudaSuccess) g_last_error = e;  // the first error sticks, as in CUDA
   g_messages[int(e)] = message;
+}
+
+// ---- kernel resources from ptxas --------------------------------------------------------------
+namespace {
+// The anonymous-namespace component of a mangled name, which nvcc and the host compiler
+// spell differently (44_GLOBAL__N__ac576f33_11_generate_cu_061d6c2c against
+// 12_GLOBAL__N_1), in the host compiler's spelling; the rest of the name is the same.
+std::string canonical_name(std::string m) {
+  static const std::string anon = "_GLOBAL__N_";
+  for (size_t at = m.find(anon); at != std::string::npos; at = m.find(anon, at)) {
+    size_t d = at;
+    while (d > 0 && m[d - 1] >= '0' && m[d - 1] <= '9') --d;
+    const size_t len = d < at ? size_t(std::stoul(m.substr(d, at - d))) : 0;
+    if (len < anon.size() || at + len > m.size() + (at - d)) {
+      at += anon.size();
+      continue;
+    }
+    m.replace(d, (at - d) + len, "12_GLOBAL__N_1");
+    at = d + 14;
+  }
+  return m;
+}
+
+// The mangled names of this executable's functions by run-time address, from its .symtab.
+std::unordered_map<uintptr_t, std::string> function_names() {
+  std::unordered_map<uintptr_t, std::string> out;
+  std::ifstream f("/proc/self/exe", std::ios::binary);
+  const std::vector<char> img((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (img.size() < sizeof(Elf64_Ehdr)) return out;
+  const auto* eh = reinterpret_cast<const Elf64_Ehdr*>(img.data());
+  if (std::memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+      eh->e_shoff + size_t(eh->e_shnum) * sizeof(Elf64_Shdr) > img.size())
+    return out;
+  uintptr_t base = 0;  // a position-independent executable is loaded at dli_fbase
+  Dl_info info{};
+  if (eh->e_type == ET_DYN && dladdr(reinterpret_cast<void*>(&function_names), &info))
+    base = reinterpret_cast<uintptr_t>(info.dli_fbase);
+  const auto* sh = reinterpret_cast<const Elf64_Shdr*>(img.data() + eh->e_shoff);
+  for (unsigned i = 0; i < eh->e_shnum; ++i) {
+    if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum) continue;
+    const auto* sym = reinterpret_cast<const Elf64_Sym*>(img.data() + sh[i].sh_offset);
+    const char* str = img.data() + sh[sh[i].sh_link].sh_offset;
+    for (size_t k = 0; k < sh[i].sh_size / sizeof(Elf64_Sym); ++k)
+      if (ELF64_ST_TYPE(sym[k].st_info) == STT_FUNC && sym[k].st_value)
+        out[base + sym[k].st_value] = str + sym[k].st_name;
+  }
+  return out;
+}
+
+// AG_EMU_PTXAS: one kernel per line, "mangled registers max_threads" (canonical names).
+std::map<std::string, Resources> load_ptxas() {
+  std::map<std::string, Resources> t;
+  const char* path = std::getenv("AG_EMU_PTXAS");
+  if (!path || !*path) return t;
+  std::ifstream f(path);
+  if (!f) throw std::runtime_error(std::string("emu: cannot read AG_EMU_PTXAS=") + path);
+  std::string name;
+  int regs = 0, nt = 0;
+  while (f >> name >> regs >> nt) t[canonical_name(name)] = Resources{regs, nt, true};
+  return t;
+}
+
+std::map<const void*, Resources> g_resources;  // per kernel, once looked up
+}  // namespace
+
+Resources resources(const void* fn) {
+  auto it = g_resources.find(fn);
+  if (it != g_resources.end()) return it->second;
+  static const std::map<std::string, Resources> table = load_ptxas();
+  Resources r{g_device.assumed_regs_per_thread, 0, false};
+  if (!table.empty()) {
+    static const std::unordered_map<uintptr_t, std::string> names = function_names();
+    auto n = names.find(reinterpret_cast<uintptr_t>(fn));
+    if (n != names.end()) {
+      auto t = table.find(canonical_name(n->second));
+      if (t != table.end()) r = t->second;
+    }
+  }
+  return g_resources[fn] = r;
+}
+void set_resources(const void* fn, const Resources& r) { g_resources[fn] = r; }
+
+// Blocks of `threads` threads one SM holds by registers (the occupancy calculator's rule:
+// a warp's registers are allocated in units of reg_alloc_unit).
+int blocks_by_registers(int regs, int threads) {
+  const Device& d = g_device;
+  const int warps = (threads + 31) / 32;
+  const int per_warp = (regs * 32 + d.reg_alloc_unit - 1) / d.reg_alloc_unit * d.reg_alloc_unit;
+  return per_warp > 0 ? (d.regs_per_sm / per_warp) / warps : d.max_blocks_per_sm;
 }
 
 // ---- fibers ---------------------------------------------------------------------------------
@@ -874,6 +967,17 @@ bool run_launch(const LaunchConfig& cfg, void (*body)(void*), void* ctx) {
                 "dynamic shared memory of " + std::to_string(cfg.dyn_smem) + " bytes exceeds " +
                     std::to_string(attr) + " (above 48 KB needs cudaFuncSetAttribute("
                     "cudaFuncAttributeMaxDynamicSharedMemorySize))");
+  const Resources res = resources(cfg.fn);
+  if (res.max_threads > 0 && nt > uint64_t(res.max_threads))
+    return fail(cudaErrorLaunchOutOfResources,
+                "too many resources requested for launch: " + std::to_string(nt) +
+                    " threads per block above the kernel's __launch_bounds__ of " +
+                    std::to_string(res.max_threads));
+  if (blocks_by_registers(res.registers, int(nt)) < 1)
+    return fail(cudaErrorLaunchOutOfResources,
+                "too many resources requested for launch: " + std::to_string(nt) + " threads of " +
+                    std::to_string(res.registers) + " registers exceed the " +
+                    std::to_string(d.regs_per_sm) + " registers of an SM");
 
   Launch L{cfg, body, ctx, attr, nullptr, {}};
   KernelStats* ks = nullptr;
@@ -888,6 +992,9 @@ bool run_launch(const LaunchConfig& cfg, void (*body)(void*), void* ctx) {
   ks->grid = g;
   ks->block = b;
   ks->dyn_smem = std::max(ks->dyn_smem, cfg.dyn_smem);
+  ks->registers = res.registers;
+  ks->from_ptxas = res.from_ptxas;
+  ks->max_threads = res.max_threads;
   L.ks = ks;
   Sched& s = tl_sched;
   if (s.launch) throw std::logic_error("emu: a kernel launched from inside a kernel");
@@ -998,9 +1105,14 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int dev) {
 cudaError_t emu_occupancy(int* blocks, const void* fn, int block_size, size_t dyn_smem) {
   const emu::Device& d = g_device;
   if (block_size <= 0 || block_size > d.max_threads_per_block) return cudaErrorInvalidValue;
+  const emu::Resources r = emu::resources(fn);
+  if (r.max_threads > 0 && block_size > r.max_threads) {  // above __launch_bounds__: none fits
+    *blocks = 0;
+    return cudaSuccess;
+  }
   const int warps = (block_size + 31) / 32;
   int b = std::min(d.max_blocks_per_sm, d.max_threads_per_sm / (warps * 32));
-  b = std::min(b, d.regs_per_sm / (warps * 32 * d.assumed_regs_per_thread));
+  b = std::min(b, emu::blocks_by_registers(r.registers, block_size));
   size_t st = 0;
   auto it = emu::g_func_static_smem.find(fn);
   if (it != emu::g_func_static_smem.end()) st = it->second;

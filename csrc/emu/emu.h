@@ -69,6 +69,7 @@ enum cudaError_t {
   cudaErrorInvalidDevice = 101,
   cudaErrorNoDevice = 100,
   cudaErrorInvalidDeviceFunction = 98,
+  cudaErrorLaunchOutOfResources = 701,
   cudaErrorLaunchFailure = 719,
 };
 using cudaError = cudaError_t;
@@ -109,7 +110,8 @@ struct Device {
   int max_threads_per_sm = 2048;
   int max_blocks_per_sm = 32;
   int regs_per_sm = 65536;
-  int assumed_regs_per_thread = 64;  // for the occupancy estimate (ptxas knows the truth)
+  int assumed_regs_per_thread = 64;  // for a kernel ptxas did not report (AG_EMU_PTXAS)
+  int reg_alloc_unit = 256;          // registers are allocated per warp in these units
   size_t smem_default = 48 * 1024;   // static, and dynamic without the attribute
   size_t smem_optin = 232448;        // 227 KB: cudaDevAttrMaxSharedMemoryPerBlockOptin
   size_t smem_per_sm = 233472;       // 228 KB
@@ -161,6 +163,9 @@ struct KernelStats {
   uint64_t launches = 0, blocks = 0, threads = 0;
   dim3 grid, block;
   size_t dyn_smem = 0, static_smem = 0;
+  int registers = 0;           // per thread, as the launch and the occupancy queries used them
+  bool from_ptxas = false;     // registers (and launch bound) from ptxas, not assumed
+  int max_threads = 0;         // the kernel's __launch_bounds__, 0 for none or unknown
   MemStats load, store;
   DivStats div;
   std::vector<SiteStats> sites;
@@ -257,6 +262,17 @@ void launch(const char* name, void (*kernel)(P...), dim3 grid, dim3 block, size_
 
 // Attributes set with cudaFuncSetAttribute, per kernel.
 cudaError_t set_func_attribute(const void* fn, cudaFuncAttribute attr, int value);
+
+// A kernel's registers per thread and launch bound (max_threads, 0 for none): from the
+// ptxas report named by AG_EMU_PTXAS (tests/emulation/emu.py writes it where nvcc is
+// found; a kernel is matched by its mangled name), else the assumed 64 and no bound.
+struct Resources {
+  int registers;
+  int max_threads;
+  bool from_ptxas;
+};
+Resources resources(const void* fn);
+void set_resources(const void* fn, const Resources& r);  // for the selftest
 
 }  // namespace emu
 

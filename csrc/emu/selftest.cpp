@@ -286,6 +286,29 @@ std::string emu_selftest(const std::string& name) {
     }
     return "";
   }
+  if (name == "resources") {
+    // registers and launch bounds as ptxas would report them: occupancy and launch follow
+    int b = -1;
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, store_tid, 256, 0);
+    if (b != 4) throw Fail("assumed 64 registers, 256 threads: " + std::to_string(b) + " blocks, want 4");
+    emu::set_resources(reinterpret_cast<const void*>(store_tid), emu::Resources{72, 128, true});
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, store_tid, 128, 0);
+    // 72 registers: 2304 per warp, 28 warps of an SM's 65536, 7 blocks of 4 warps
+    if (b != 7) throw Fail("72 registers, 128 threads: " + std::to_string(b) + " blocks, want 7");
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, store_tid, 256, 0);
+    if (b != 0) throw Fail("256 threads above a launch bound of 128: " + std::to_string(b) + " blocks");
+    AG_LAUNCH(store_tid, 1, 128, 0, nullptr, f.data(), 1);
+    expect_ok("128 threads within the launch bound");
+    AG_LAUNCH(store_tid, 1, 256, 0, nullptr, f.data(), 1);
+    expect_launch_error(cudaErrorLaunchOutOfResources, "256 threads above the launch bound");
+    emu::set_resources(reinterpret_cast<const void*>(store_tid), emu::Resources{255, 0, true});
+    AG_LAUNCH(store_tid, 1, 1024, 0, nullptr, f.data(), 1);
+    expect_launch_error(cudaErrorLaunchOutOfResources, "1024 threads of 255 registers");
+    AG_LAUNCH(store_tid, 1, 256, 0, nullptr, f.data(), 1);
+    expect_ok("256 threads of 255 registers");
+    emu::set_resources(reinterpret_cast<const void*>(store_tid), emu::Resources{64, 0, false});
+    return "";
+  }
   if (name == "weak_memory") {
     // weak: a vote or a shuffle leaves the neighbour's store unseen (the 0xFF poison, -1);
     // __syncwarp and __threadfence make it seen; one's own store and the atomic count

@@ -112,6 +112,8 @@ MUTANTS = [
     ("emulator: votes and shuffles publish the lanes' stores", "emu/emu.cpp",
      'const bool fence = std::strcmp(first->bar_what, "__syncwarp") == 0;',
      "const bool fence = true;", ["selftest weak_memory"]),
+    ("emulator: a kernel's __launch_bounds__ not enforced at launch", "emu/emu.cpp",
+     "if (res.max_threads > 0 && nt > uint64_t(res.max_threads))", "if (false)", ["selftest resources"]),
     ("fbm: negative eigenvalue status not read back", "cuda/generate.cu",
      "  if (h.flag) throw", "  if (false) throw", ["fbmneg 100 s", "fbmneg 1000 p"]),
 ]
