@@ -29,6 +29,7 @@ _U64 = np.uint64
 @njit(parallel=True, cache=True, nogil=True)
 def _kernel(out, alpha, k0, k1, start):
     n, dim, T = out.shape
+    cap = T + BATCH  # every flight covers >= 1 step; the last batch may overshoot
     for i in prange(n):
         traj = _U64(start) + _U64(i)
         al = alpha[i]
@@ -38,30 +39,74 @@ def _kernel(out, alpha, k0, k1, start):
         tau = np.empty(BATCH, np.float64)
         words = np.empty(BATCH, np.uint32)
         d = np.empty((3, BATCH), np.float64)
-        acc = np.zeros(3, np.float64)
-        for a in range(dim):
-            out[i, a, 0] = 0.0
+        # the flights first: their unit-step vectors and where each after the first starts
+        nf = np.empty(BATCH, np.int64)
+        vel = np.empty((dim, cap), np.float64)
+        starts = np.zeros(T, np.uint8)
         s = 0  # first step of the current flight
-        f = 0
+        f = 0  # first flight of the batch
         while s < T:
             b0 = f // 4
             power_law_batch(tau, words, k0, k1, traj, STREAM_EVENTS, b0, 1.0 / sigma)
             _directions(d, words, k0, k1, traj, b0, dim, v)
             for q in range(BATCH):
+                nf[q] = T + 1 if tau[q] > T else np.int64(math.floor(tau[q]))
+            for a in range(dim):  # the whole batch: flights past the end are never read
+                for q in range(BATCH):
+                    vel[a, f + q] = d[a, q]
+            for q in range(BATCH):
                 if s >= T:
                     break
-                nf = T + 1 if tau[q] > T else np.int64(math.floor(tau[q]))
-                end = min(s + nf, T)
-                for a in range(dim):
-                    x = acc[a]
-                    da = d[a, q]
-                    row = out[i, a]
-                    for k in range(max(s, 1), end):
-                        x += da
-                        row[k] = x
-                    acc[a] = x
-                s += nf
+                starts[s] = 1
+                s += nf[q]
             f += BATCH
+        starts[0] = 0  # flight 0 starts at step 0, before the first counted step
+        _store_steps(out[i], vel, starts, T)
+
+
+@njit(inline="always", cache=True)
+def _store_steps(rows, vel, starts, T):
+    """rows[a, k] = vel[a, flight of step 1] + ... + vel[a, flight of step k], the sum
+    step by step in float64 (the flight of step k: the number of flight starts in 1..k).
+    One branch-free pass over the steps for all axes, so a flight's length costs no
+    branch; the same adds in the same order as flight by flight."""
+    c = 0
+    if rows.shape[0] == 1:
+        r0 = rows[0]
+        r0[0] = 0.0
+        x0 = 0.0
+        for k in range(1, T):
+            c += starts[k]
+            x0 += vel[0, c]
+            r0[k] = x0
+    elif rows.shape[0] == 2:
+        r0, r1 = rows[0], rows[1]
+        r0[0] = 0.0
+        r1[0] = 0.0
+        x0 = 0.0
+        x1 = 0.0
+        for k in range(1, T):
+            c += starts[k]
+            x0 += vel[0, c]
+            x1 += vel[1, c]
+            r0[k] = x0
+            r1[k] = x1
+    else:
+        r0, r1, r2 = rows[0], rows[1], rows[2]
+        r0[0] = 0.0
+        r1[0] = 0.0
+        r2[0] = 0.0
+        x0 = 0.0
+        x1 = 0.0
+        x2 = 0.0
+        for k in range(1, T):
+            c += starts[k]
+            x0 += vel[0, c]
+            x1 += vel[1, c]
+            x2 += vel[2, c]
+            r0[k] = x0
+            r1[k] = x1
+            r2[k] = x2
 
 
 @njit(inline="always", cache=True)
