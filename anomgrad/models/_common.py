@@ -23,6 +23,41 @@ def store_cumsum(row, inc, T):
 
 
 @njit(inline="always", cache=True)
+def store_cumsums(rows, inc, T):
+    """store_cumsum of every axis (rows[a] from inc[a]) in one pass over t: the axes'
+    running sums are independent chains of adds, so they overlap instead of running one
+    after the other; the same adds in the same order per axis."""
+    if rows.shape[0] == 1:
+        store_cumsum(rows[0], inc[0], T)
+    elif rows.shape[0] == 2:
+        r0, r1, i0, i1 = rows[0], rows[1], inc[0], inc[1]
+        r0[0] = 0.0
+        r1[0] = 0.0
+        a0 = 0.0
+        a1 = 0.0
+        for t in range(1, T):
+            a0 += i0[t - 1]
+            a1 += i1[t - 1]
+            r0[t] = a0
+            r1[t] = a1
+    else:
+        r0, r1, r2, i0, i1, i2 = rows[0], rows[1], rows[2], inc[0], inc[1], inc[2]
+        r0[0] = 0.0
+        r1[0] = 0.0
+        r2[0] = 0.0
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        for t in range(1, T):
+            a0 += i0[t - 1]
+            a1 += i1[t - 1]
+            a2 += i2[t - 1]
+            r0[t] = a0
+            r1[t] = a1
+            r2[t] = a2
+
+
+@njit(inline="always", cache=True)
 def normal4(k0, k1, traj, stream, b):
     """Normals 4b .. 4b+3 of a stream."""
     w0, w1, w2, w3 = block(k0, k1, traj, stream, b)

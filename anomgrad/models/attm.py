@@ -22,7 +22,7 @@ from numba import njit, prange
 from ..config import (ATTM_SIGMA_HIGH, ATTM_SIGMA_LOW, STREAM_AXIS, STREAM_EVENTS,
                       STREAM_LENGTH, STREAM_PARAMS)
 from ..rng import block, exp_det, fill_normals, fill_words, log_det, uniform_of
-from ._common import BATCH, seed_words, store_cumsum, unit3
+from ._common import BATCH, seed_words, store_cumsums, unit3
 
 _U64 = np.uint64
 
@@ -40,13 +40,17 @@ def sigma_of(alpha, u):
 
 @njit(inline="always", cache=True)
 def step_scales(sc, k0, k1, traj, alpha, T):
-    """sc[s] = sqrt(2 D) of the segment holding step s, s < T - 1."""
+    """sc[s] = sqrt(2 D) of the segment holding step s, s < T - 1: the segments first
+    (scales and lengths a batch at a time, their first steps marked), then one
+    branch-free pass over the steps, so a segment's length costs no loop exit."""
     p0, _, _, _ = block(k0, k1, traj, STREAM_PARAMS, 0)
     inv_sigma = 1.0 / sigma_of(alpha, uniform_of(p0))
     inv_alpha = 1.0 / alpha
     words = np.empty(BATCH, np.uint32)
-    r = np.empty(BATCH, np.float64)
+    r = np.empty(T - 1 + BATCH, np.float64)  # every segment covers >= 1 step
     dur = np.empty(BATCH, np.float64)
+    ns = np.empty(BATCH, np.int64)
+    first = np.zeros(T - 1, np.uint8)
     s = 0
     j = 0
     while s < T - 1:
@@ -54,16 +58,20 @@ def step_scales(sc, k0, k1, traj, alpha, T):
         for q in range(BATCH):
             V = 0.9 - 0.89 * uniform_of(words[q])
             lv = log_det(V)
-            r[q] = math.sqrt(2.0 * exp_det(lv * inv_sigma))
+            r[j + q] = math.sqrt(2.0 * exp_det(lv * inv_sigma))
             dur[q] = exp_det(-lv * inv_alpha)
+        for q in range(BATCH):
+            ns[q] = T if dur[q] > T else np.int64(math.floor(dur[q]))
         for q in range(BATCH):
             if s >= T - 1:
                 break
-            ns = T if dur[q] > T else np.int64(math.floor(dur[q]))
-            for k in range(s, min(s + ns, T - 1)):
-                sc[k] = r[q]
-            s += ns
+            first[s] = 1
+            s += ns[q]
         j += BATCH
+    c = -1
+    for k in range(T - 1):
+        c += first[k]
+        sc[k] = r[c]
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -76,12 +84,12 @@ def _kernel(out, alpha, k0, k1, start):
         step_scales(sc, k0, k1, traj, alpha[i], T)
         words = np.empty(cap, np.uint32)
         if dim < 3:
-            z = np.empty(cap, np.float64)
+            z = np.empty((dim, cap), np.float64)
             for a in range(dim):
-                fill_normals(z, T - 1, words, k0, k1, traj, STREAM_AXIS + a)
+                fill_normals(z[a], T - 1, words, k0, k1, traj, STREAM_AXIS + a)
                 for s in range(T - 1):
-                    z[s] *= sc[s]
-                store_cumsum(out[i, a], z, T)
+                    z[a, s] *= sc[s]
+            store_cumsums(out[i], z, T)
         else:
             g = np.empty((4, cap), np.float64)
             for a in range(4):
@@ -93,8 +101,7 @@ def _kernel(out, alpha, k0, k1, start):
                 g[0, s] = L * ux
                 g[1, s] = L * uy
                 g[2, s] = L * uz
-            for a in range(3):
-                store_cumsum(out[i, a], g[a], T)
+            store_cumsums(out[i], g, T)
 
 
 def generate_cpu(out: np.ndarray, alpha: np.ndarray, seed: int, start: int) -> None:

@@ -10,7 +10,7 @@ from numba import njit, prange
 
 from ..config import STREAM_AXIS
 from ..rng import fill_normals
-from ._common import seed_words, store_cumsum
+from ._common import seed_words, store_cumsums
 
 _U64 = np.uint64
 
@@ -22,10 +22,10 @@ def _kernel(out, alpha, k0, k1, start):
     for i in prange(n):
         traj = _U64(start) + _U64(i)
         words = np.empty(cap, np.uint32)
-        z = np.empty(cap, np.float64)
+        z = np.empty((dim, cap), np.float64)
         for a in range(dim):
-            fill_normals(z, T - 1, words, k0, k1, traj, STREAM_AXIS + a)
-            store_cumsum(out[i, a], z, T)
+            fill_normals(z[a], T - 1, words, k0, k1, traj, STREAM_AXIS + a)
+        store_cumsums(out[i], z, T)
 
 
 def generate_cpu(out: np.ndarray, alpha: np.ndarray, seed: int, start: int) -> None:

@@ -20,7 +20,7 @@ from numba import njit, prange
 
 from ..config import STREAM_AXIS
 from ..rng import exp_det, expm1_det, fill_normals, log1p_recip, log_det
-from ._common import seed_words, store_cumsum
+from ._common import seed_words, store_cumsums
 
 _U64 = np.uint64
 
@@ -61,17 +61,17 @@ def _kernel(out, alpha, k0, k1, start, lnt, l1p, tab, row):
     for i in prange(n):
         traj = _U64(start) + _U64(i)
         words = np.empty(cap, np.uint32)
-        z = np.empty(cap, np.float64)
+        z = np.empty((dim, cap), np.float64)
         if row[i] >= 0:
             sc = tab[row[i]]
         else:
             sc = np.empty(T - 1, np.float64)
             _scale(sc, alpha[i], lnt, l1p)
         for a in range(dim):
-            fill_normals(z, T - 1, words, k0, k1, traj, STREAM_AXIS + a)
+            fill_normals(z[a], T - 1, words, k0, k1, traj, STREAM_AXIS + a)
             for t in range(T - 1):
-                z[t] *= sc[t]
-            store_cumsum(out[i, a], z, T)
+                z[a, t] *= sc[t]
+        store_cumsums(out[i], z, T)
 
 
 TABLE_BYTES = 64 << 20  # at most this much memory for the scale tables of shared alphas
