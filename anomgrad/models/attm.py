@@ -39,18 +39,18 @@ def sigma_of(alpha, u):
 
 
 @njit(inline="always", cache=True)
-def step_scales(sc, k0, k1, traj, alpha, T):
-    """sc[s] = sqrt(2 D) of the segment holding step s, s < T - 1: the segments first
-    (scales and lengths a batch at a time, their first steps marked), then one
-    branch-free pass over the steps, so a segment's length costs no loop exit."""
+def segments(r, first, k0, k1, traj, alpha, T):
+    """r[j] = sqrt(2 D) of segment j and first[s] = 1 where a segment starts at step s
+    (s < T - 1; first[0] = 1): the segment of step s is first[0] + ... + first[s] - 1.
+    Scales and lengths a batch at a time; a segment's length costs no loop exit."""
     p0, _, _, _ = block(k0, k1, traj, STREAM_PARAMS, 0)
     inv_sigma = 1.0 / sigma_of(alpha, uniform_of(p0))
     inv_alpha = 1.0 / alpha
     words = np.empty(BATCH, np.uint32)
-    r = np.empty(T - 1 + BATCH, np.float64)  # every segment covers >= 1 step
     dur = np.empty(BATCH, np.float64)
     ns = np.empty(BATCH, np.int64)
-    first = np.zeros(T - 1, np.uint8)
+    for k in range(T - 1):
+        first[k] = 0
     s = 0
     j = 0
     while s < T - 1:
@@ -68,10 +68,33 @@ def step_scales(sc, k0, k1, traj, alpha, T):
             first[s] = 1
             s += ns[q]
         j += BATCH
+
+
+@njit(inline="always", cache=True)
+def store_scaled(rows, z, r, first, T):
+    """rows[a, t] = sum over s < t of z[a, s] * r[segment of s], in float64 (each product
+    rounded, then added in order: the bits of scaling the normals and then summing
+    them), all axes and the segments' gather in one pass over t."""
     c = -1
-    for k in range(T - 1):
-        c += first[k]
-        sc[k] = r[c]
+    r0 = rows[0]
+    r0[0] = 0.0
+    a0 = 0.0
+    if rows.shape[0] == 1:
+        for t in range(1, T):
+            c += first[t - 1]
+            a0 += z[0, t - 1] * r[c]
+            r0[t] = a0
+    else:
+        r1 = rows[1]
+        r1[0] = 0.0
+        a1 = 0.0
+        for t in range(1, T):
+            c += first[t - 1]
+            sc = r[c]
+            a0 += z[0, t - 1] * sc
+            a1 += z[1, t - 1] * sc
+            r0[t] = a0
+            r1[t] = a1
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -80,24 +103,25 @@ def _kernel(out, alpha, k0, k1, start):
     cap = 4 * ((T - 1 + 3) // 4)
     for i in prange(n):
         traj = _U64(start) + _U64(i)
-        sc = np.empty(T - 1, np.float64)
-        step_scales(sc, k0, k1, traj, alpha[i], T)
+        r = np.empty(T - 1 + BATCH, np.float64)  # every segment covers >= 1 step
+        first = np.empty(T - 1, np.uint8)
+        segments(r, first, k0, k1, traj, alpha[i], T)
         words = np.empty(cap, np.uint32)
         if dim < 3:
             z = np.empty((dim, cap), np.float64)
             for a in range(dim):
                 fill_normals(z[a], T - 1, words, k0, k1, traj, STREAM_AXIS + a)
-                for s in range(T - 1):
-                    z[a, s] *= sc[s]
-            store_cumsums(out[i], z, T)
+            store_scaled(out[i], z, r, first, T)
         else:
             g = np.empty((4, cap), np.float64)
             for a in range(4):
                 stream = STREAM_AXIS + a if a < 3 else STREAM_LENGTH
                 fill_normals(g[a], T - 1, words, k0, k1, traj, stream)
+            c = -1
             for s in range(T - 1):
+                c += first[s]
                 ux, uy, uz = unit3(g[0, s], g[1, s], g[2, s])
-                L = g[3, s] * sc[s]
+                L = g[3, s] * r[c]
                 g[0, s] = L * ux
                 g[1, s] = L * uy
                 g[2, s] = L * uz
