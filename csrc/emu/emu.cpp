@@ -97,7 +97,7 @@ std::string canonical_name(std::string m) {
     size_t d = at;
     while (d > 0 && m[d - 1] >= '0' && m[d - 1] <= '9') --d;
     const size_t len = d < at ? size_t(std::stoul(m.substr(d, at - d))) : 0;
-    if (len < anon.size() || at + len > m.size() + (at - d)) {
+    if (len < anon.size() || at + len > m.size()) {  // not a length-prefixed component
       at += anon.size();
       continue;
     }
