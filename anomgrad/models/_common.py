@@ -13,45 +13,52 @@ _U32 = np.uint32
 
 
 @njit(inline="always", cache=True)
-def store_cumsum(row, inc, T):
-    """row[0] = 0, row[t] = inc[0] + ... + inc[t-1]; accumulated in float64."""
-    row[0] = 0.0
-    acc = 0.0
-    for t in range(1, T):
-        acc += inc[t - 1]
-        row[t] = acc
-
-
-@njit(inline="always", cache=True)
-def store_cumsums(rows, inc, T):
-    """store_cumsum of every axis (rows[a] from inc[a]) in one pass over t: the axes'
-    running sums are independent chains of adds, so they overlap instead of running one
-    after the other; the same adds in the same order per axis."""
+def store_cumsums(rows, inc, T, runs=None):
+    """rows[a, 0] = 0, rows[a, t] = inc[a, 0] + ... + inc[a, t - 1], accumulated in
+    float64, every axis in one pass over t: the axes' running sums are independent
+    chains of adds, so they overlap instead of running one after the other.  With ``runs`` (one byte
+    per step, 1 where a new run of equal increments starts, runs[0] = 0), step t adds
+    inc[a, r], r = runs[1] + ... + runs[t], instead of inc[a, t - 1]: a branch-free
+    gather, so a run's length costs no loop exit."""
+    c = 0
+    r0 = rows[0]
+    r0[0] = 0.0
+    a0 = 0.0
     if rows.shape[0] == 1:
-        store_cumsum(rows[0], inc[0], T)
+        for t in range(1, T):
+            if runs is None:
+                c = t - 1
+            else:
+                c += runs[t]
+            a0 += inc[0, c]
+            r0[t] = a0
     elif rows.shape[0] == 2:
-        r0, r1, i0, i1 = rows[0], rows[1], inc[0], inc[1]
-        r0[0] = 0.0
+        r1 = rows[1]
         r1[0] = 0.0
-        a0 = 0.0
         a1 = 0.0
         for t in range(1, T):
-            a0 += i0[t - 1]
-            a1 += i1[t - 1]
+            if runs is None:
+                c = t - 1
+            else:
+                c += runs[t]
+            a0 += inc[0, c]
+            a1 += inc[1, c]
             r0[t] = a0
             r1[t] = a1
     else:
-        r0, r1, r2, i0, i1, i2 = rows[0], rows[1], rows[2], inc[0], inc[1], inc[2]
-        r0[0] = 0.0
+        r1, r2 = rows[1], rows[2]
         r1[0] = 0.0
         r2[0] = 0.0
-        a0 = 0.0
         a1 = 0.0
         a2 = 0.0
         for t in range(1, T):
-            a0 += i0[t - 1]
-            a1 += i1[t - 1]
-            a2 += i2[t - 1]
+            if runs is None:
+                c = t - 1
+            else:
+                c += runs[t]
+            a0 += inc[0, c]
+            a1 += inc[1, c]
+            a2 += inc[2, c]
             r0[t] = a0
             r1[t] = a1
             r2[t] = a2

@@ -22,7 +22,7 @@ from numba import njit, prange
 
 from ..config import STREAM_AXIS, STREAM_DIRECTIONS, STREAM_EVENTS, STREAM_PARAMS
 from ..rng import block, fill_normals, fill_words, sincos_word, uniform_of
-from ._common import BATCH, power_law_batch, seed_words, unit3
+from ._common import BATCH, power_law_batch, seed_words, store_cumsums, unit3
 
 _U32 = np.uint32
 _U64 = np.uint64
@@ -61,52 +61,7 @@ def _kernel(out, alpha, k0, k1, start):
                 s += nf[q]
             f += BATCH
         starts[0] = 0  # flight 0 starts at step 0, before the first counted step
-        _store_steps(out[i], vel, starts, T)
-
-
-@njit(inline="always", cache=True)
-def _store_steps(rows, vel, starts, T):
-    """rows[a, k] = vel[a, flight of step 1] + ... + vel[a, flight of step k], the sum
-    step by step in float64 (the flight of step k: the number of flight starts in 1..k).
-    One branch-free pass over the steps for all axes, so a flight's length costs no
-    branch; the same adds in the same order as flight by flight."""
-    c = 0
-    if rows.shape[0] == 1:
-        r0 = rows[0]
-        r0[0] = 0.0
-        x0 = 0.0
-        for k in range(1, T):
-            c += starts[k]
-            x0 += vel[0, c]
-            r0[k] = x0
-    elif rows.shape[0] == 2:
-        r0, r1 = rows[0], rows[1]
-        r0[0] = 0.0
-        r1[0] = 0.0
-        x0 = 0.0
-        x1 = 0.0
-        for k in range(1, T):
-            c += starts[k]
-            x0 += vel[0, c]
-            x1 += vel[1, c]
-            r0[k] = x0
-            r1[k] = x1
-    else:
-        r0, r1, r2 = rows[0], rows[1], rows[2]
-        r0[0] = 0.0
-        r1[0] = 0.0
-        r2[0] = 0.0
-        x0 = 0.0
-        x1 = 0.0
-        x2 = 0.0
-        for k in range(1, T):
-            c += starts[k]
-            x0 += vel[0, c]
-            x1 += vel[1, c]
-            x2 += vel[2, c]
-            r0[k] = x0
-            r1[k] = x1
-            r2[k] = x2
+        store_cumsums(out[i], vel, T, starts)  # step k moves by its flight's vector
 
 
 @njit(inline="always", cache=True)
