@@ -16,51 +16,31 @@ _U32 = np.uint32
 def store_cumsums(rows, inc, T, runs=None):
     """rows[a, 0] = 0, rows[a, t] = inc[a, 0] + ... + inc[a, t - 1], accumulated in
     float64, every axis in one pass over t: the axes' running sums are independent
-    chains of adds, so they overlap instead of running one after the other.  With ``runs`` (one byte
-    per step, 1 where a new run of equal increments starts, runs[0] = 0), step t adds
-    inc[a, r], r = runs[1] + ... + runs[t], instead of inc[a, t - 1]: a branch-free
-    gather, so a run's length costs no loop exit."""
-    c = 0
-    r0 = rows[0]
-    r0[0] = 0.0
+    chains of adds, so they overlap instead of running one after the other.  With
+    ``runs`` (one byte per step, 1 where a new run of equal increments starts,
+    runs[0] = 0), step t adds inc[a, r], r = runs[1] + ... + runs[t], instead of
+    inc[a, t - 1]: a branch-free gather, so a run's length costs no loop exit."""
+    d = rows.shape[0]
+    r0, r1, r2 = rows[0], rows[min(1, d - 1)], rows[min(2, d - 1)]
+    i0, i1, i2 = inc[0], inc[min(1, d - 1)], inc[min(2, d - 1)]
+    for r in rows:
+        r[0] = 0.0
     a0 = 0.0
-    if rows.shape[0] == 1:
-        for t in range(1, T):
-            if runs is None:
-                c = t - 1
-            else:
-                c += runs[t]
-            a0 += inc[0, c]
-            r0[t] = a0
-    elif rows.shape[0] == 2:
-        r1 = rows[1]
-        r1[0] = 0.0
-        a1 = 0.0
-        for t in range(1, T):
-            if runs is None:
-                c = t - 1
-            else:
-                c += runs[t]
-            a0 += inc[0, c]
-            a1 += inc[1, c]
-            r0[t] = a0
+    a1 = 0.0
+    a2 = 0.0
+    c = 0
+    for t in range(1, T):  # the tests of d are loop-invariant: the compiler unswitches them
+        if runs is None:
+            c = t - 1
+        else:
+            c += runs[t]
+        a0 += i0[c]
+        r0[t] = a0
+        if d > 1:
+            a1 += i1[c]
             r1[t] = a1
-    else:
-        r1, r2 = rows[1], rows[2]
-        r1[0] = 0.0
-        r2[0] = 0.0
-        a1 = 0.0
-        a2 = 0.0
-        for t in range(1, T):
-            if runs is None:
-                c = t - 1
-            else:
-                c += runs[t]
-            a0 += inc[0, c]
-            a1 += inc[1, c]
-            a2 += inc[2, c]
-            r0[t] = a0
-            r1[t] = a1
+        if d > 2:
+            a2 += i2[c]
             r2[t] = a2
 
 
