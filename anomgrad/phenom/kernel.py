@@ -202,7 +202,7 @@ def _fgn_run(y, z, t0, n, H, g, phi):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _one(x, lab, i, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box, init_state, k0, k1,
-         traj, alpha, D, state, words, z, zw, y, g, phi):
+         traj, alpha, D, state, words, z, zw, y, g, phi, scale):
     """Trajectory ``i`` (counter ``traj``) into x[i], lab[i]; 0 or an error code."""
     _, dim, T = x.shape
     S = cdf.shape[0]
@@ -236,21 +236,36 @@ def _one(x, lab, i, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box, init_state, 
         while t1 < m and state[t1] == s:
             t1 += 1
         _fgn_run(y, z, t0, t1 - t0, alpha[s] / 2.0, g, phi)
-        c = math.sqrt(2.0 * D[s])
-        for a in range(dim):
-            for k in range(t0, t1):
-                y[a, k] *= c
         t0 = t1
-    # positions (reflected inside a box), labels
-    ws = (w1, w2, w3)
-    for a in range(dim):
-        p = box * uniform_of(ws[a]) if box > 0.0 else 0.0
-        x[i, a, 0] = p
-        for t in range(1, T):
-            p += y[a, t - 1]
+    # positions: each step's unit fGn times sqrt(2 D) of its state (the product rounded,
+    # then added), reflected inside a box; all axes in one pass over t, so their chains
+    # of adds overlap (the tests of dim are loop-invariant: the compiler unswitches them)
+    for k in range(S):
+        scale[k] = math.sqrt(2.0 * D[k])
+    p0 = box * uniform_of(w1) if box > 0.0 else 0.0
+    p1 = box * uniform_of(w2) if box > 0.0 else 0.0
+    p2 = box * uniform_of(w3) if box > 0.0 else 0.0
+    x[i, 0, 0] = p0
+    if dim > 1:
+        x[i, 1, 0] = p1
+    if dim > 2:
+        x[i, 2, 0] = p2
+    for t in range(1, T):
+        c = scale[state[t - 1]]
+        p0 += y[0, t - 1] * c
+        if box > 0.0:
+            p0 = reflect_box(p0, box)
+        x[i, 0, t] = p0
+        if dim > 1:
+            p1 += y[1, t - 1] * c
             if box > 0.0:
-                p = reflect_box(p, box)
-            x[i, a, t] = p
+                p1 = reflect_box(p1, box)
+            x[i, 1, t] = p1
+        if dim > 2:
+            p2 += y[2, t - 1] * c
+            if box > 0.0:
+                p2 = reflect_box(p2, box)
+            x[i, 2, t] = p2
     for t in range(T):
         s = state[t]
         lab[i, 0, t] = alpha[s]
@@ -272,6 +287,7 @@ def states_kernel(x, lab, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box, init_s
     for c in prange((n + CHUNK - 1) // CHUNK):
         alpha = np.empty(S)
         D = np.empty(S)
+        scale = np.empty(S)
         state = np.empty(T, np.int64)
         z, zw, y, phi = run_scratch(dim, T)
         words = np.empty(zw.shape[0], np.uint32)
@@ -279,7 +295,7 @@ def states_kernel(x, lab, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box, init_s
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             err[i] = _one(x, lab, i, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box,
                           init_state, k0, k1, _U64(start) + _U64(i), alpha, D, state, words,
-                          z, zw, y, g, phi)
+                          z, zw, y, g, phi, scale)
 
 
 @njit(parallel=True, cache=True, nogil=True)
