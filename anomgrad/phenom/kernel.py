@@ -229,14 +229,19 @@ def _one(x, lab, i, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box, init_state, 
     # the steps: fGn runs, one per maximal run of steps under one state
     m = T - 1
     step_normals(z, zw, T, k0, k1, traj)
+    white = True  # every state's fGn is white noise (H = 1/2): the normals themselves
+    for k in range(S):
+        white = white and alpha[k] == 1.0
     t0 = 0  # step index t - 1 of the run's first step
-    while t0 < m:
+    while t0 < m and not white:
         s = state[t0]
         t1 = t0 + 1
         while t1 < m and state[t1] == s:
             t1 += 1
         _fgn_run(y, z, t0, t1 - t0, alpha[s] / 2.0, g, phi)
         t0 = t1
+    if white:
+        y = z
     # positions: each step's unit fGn times sqrt(2 D) of its state (the product rounded,
     # then added), reflected inside a box; all axes in one pass over t, so their chains
     # of adds overlap (the tests of dim are loop-invariant: the compiler unswitches them)
@@ -266,6 +271,12 @@ def _one(x, lab, i, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box, init_state, 
             if box > 0.0:
                 p2 = reflect_box(p2, box)
             x[i, 2, t] = p2
+    if S == 1:  # one state: constant rows (vector stores)
+        lab[i, 0, :] = alpha[0]
+        lab[i, 1, :] = D[0]
+        lab[i, 2, :] = kind_of(alpha[0])
+        lab[i, 3, :] = 0
+        return 0
     for t in range(T):
         s = state[t]
         lab[i, 0, t] = alpha[s]
