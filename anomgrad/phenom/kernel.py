@@ -242,48 +242,61 @@ def _one(x, lab, i, cdf, a_mean, a_sd, d_mean, d_sd, eps, gam, box, init_state, 
         t0 = t1
     if white:
         y = z
-    # positions: each step's unit fGn times sqrt(2 D) of its state (the product rounded,
-    # then added), reflected inside a box; all axes in one pass over t, so their chains
-    # of adds overlap (the tests of dim are loop-invariant: the compiler unswitches them)
     for k in range(S):
         scale[k] = math.sqrt(2.0 * D[k])
-    p0 = box * uniform_of(w1) if box > 0.0 else 0.0
-    p1 = box * uniform_of(w2) if box > 0.0 else 0.0
-    p2 = box * uniform_of(w3) if box > 0.0 else 0.0
-    x[i, 0, 0] = p0
+    starts = (box * uniform_of(w1), box * uniform_of(w2), box * uniform_of(w3)) if box > 0.0 \
+        else (0.0, 0.0, 0.0)
+    _positions(x[i], y, state, scale, box, starts)
+    _labels(lab[i], state, alpha, D, S)
+    return 0
+
+
+@njit(inline="always", cache=True)
+def _positions(xi, y, state, scale, box, starts):
+    """xi[a, 0] = starts[a], then each step's unit fGn y[a, t - 1] times sqrt(2 D) of its
+    state (scale[state[t - 1]]; the product rounded, then added), reflected inside a box.
+    All axes in one pass over t, so their chains of adds overlap (the tests of dim are
+    loop-invariant: the compiler unswitches them)."""
+    dim, T = xi.shape
+    p0, p1, p2 = starts
+    xi[0, 0] = p0
     if dim > 1:
-        x[i, 1, 0] = p1
+        xi[1, 0] = p1
     if dim > 2:
-        x[i, 2, 0] = p2
+        xi[2, 0] = p2
     for t in range(1, T):
         c = scale[state[t - 1]]
         p0 += y[0, t - 1] * c
         if box > 0.0:
             p0 = reflect_box(p0, box)
-        x[i, 0, t] = p0
+        xi[0, t] = p0
         if dim > 1:
             p1 += y[1, t - 1] * c
             if box > 0.0:
                 p1 = reflect_box(p1, box)
-            x[i, 1, t] = p1
+            xi[1, t] = p1
         if dim > 2:
             p2 += y[2, t - 1] * c
             if box > 0.0:
                 p2 = reflect_box(p2, box)
-            x[i, 2, t] = p2
-    if S == 1:  # one state: constant rows (vector stores)
-        lab[i, 0, :] = alpha[0]
-        lab[i, 1, :] = D[0]
-        lab[i, 2, :] = kind_of(alpha[0])
-        lab[i, 3, :] = 0
-        return 0
-    for t in range(T):
+            xi[2, t] = p2
+
+
+@njit(inline="always", cache=True)
+def _labels(labi, state, alpha, D, S):
+    """labi[:, t] = alpha, D, kind and number of state[t]; one state: constant rows."""
+    if S == 1:
+        labi[0, :] = alpha[0]
+        labi[1, :] = D[0]
+        labi[2, :] = kind_of(alpha[0])
+        labi[3, :] = 0
+        return
+    for t in range(labi.shape[1]):
         s = state[t]
-        lab[i, 0, t] = alpha[s]
-        lab[i, 1, t] = D[s]
-        lab[i, 2, t] = kind_of(alpha[s])
-        lab[i, 3, t] = s
-    return 0
+        labi[0, t] = alpha[s]
+        labi[1, t] = D[s]
+        labi[2, t] = kind_of(alpha[s])
+        labi[3, t] = s
 
 
 CHUNK = 64  # trajectories per scratch allocation
