@@ -71,7 +71,6 @@ void set_order(Order o, uint64_t seed) {
 Order order() { return g_order; }
 void set_recording(bool on) { g_recording = on; }
 void set_weak(bool on) { g_weak = on; }
-bool weak() { return g_weak; }
 std::vector<KernelStats>& stats() { return g_stats; }
 void reset_stats() { g_stats.clear(); }
 

@@ -130,7 +130,6 @@ inline bool recording() { return g_recording; }
 // votes and shuffles order nothing.  Atomics are seen at once.  Off: every store is seen
 // at the next synchronisation point of any kind.
 void set_weak(bool on);
-bool weak();
 
 // ---- sites (one per AG_LD / AG_ST / AG_COUNT expansion) ------------------------------
 enum class Kind : uint8_t { load = 0, store = 1, count = 2, shared = 3 };

@@ -313,8 +313,7 @@ std::string emu_selftest(const std::string& name) {
     // weak: a vote or a shuffle leaves the neighbour's store unseen (the 0xFF poison, -1);
     // __syncwarp and __threadfence make it seen; one's own store and the atomic count
     // are seen throughout.  Not weak: every synchronisation point publishes.
-    emu::set_weak(true);
-    struct Off {
+    struct Off {  // the default model again, whatever happens
       ~Off() { emu::set_weak(false); }
     } off;
     for (int weak = 1; weak >= 0; --weak) {
