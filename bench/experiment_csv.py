@@ -79,9 +79,9 @@ def _trackmate(path: str, x: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def run(path: str, out: str, extra: list[str]) -> dict:
+def run(path: str, out: str, extra: list[str], device: str = "cpu") -> dict:
     cmd = [sys.executable, "-m", "anomgrad.cli", "classify", path, "--out", out, "--quiet",
-           "--device", "cpu", *extra]
+           "--device", device, *extra]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
     wall = time.perf_counter() - t0

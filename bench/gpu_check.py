@@ -23,7 +23,12 @@ is left or something it needs is missing:
    of the paper recipe for its samples/s;
 5. ``gradcam``: layer-4 Grad-CAM end to end (anomgrad against captum's LayerGradCam +
    interpolate, on the trained model) and the fused kernel against the torch
-   composition and the copy bandwidth.
+   composition and the copy bandwidth;
+6. ``classify``: ``anomgrad classify`` end to end (a child process: start-up, reading,
+   checks, the shipped model, the outputs) on a trackpy CSV of 10,000 tracks x 200
+   frames (bench/experiment_csv.py), on the GPU and then on the host's CPU, in tracks/s
+   against the 2,500 of issue 19, and the fraction of tracks both give the same class.
+   It runs before ``accuracy`` (a minute at most), whose training takes what is left.
 
 It writes one JSON with every number, the wall time of each stage and the git commit,
 prints a markdown summary, and exits 0 only when every check held (a result that
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import datetime as _dt
 import json
 import os
@@ -50,6 +56,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import anomgrad as ag  # noqa: E402
+import experiment_csv  # noqa: E402
 import anomgrad.cam  # noqa: E402,F401  (ag.cam.fused)
 from anomgrad import _core  # noqa: E402
 from anomgrad.experiments import paper  # noqa: E402
@@ -61,6 +68,7 @@ ESTIMATES = load_estimates()  # {model: H200 estimate, trajectories/s} (bench/gp
 
 # Targets (2-D, T = 1000, float32, one H100/H200): trajectories per second.
 TARGETS = {"fbm": 20e6, "sbm": 50e6, "bm": 50e6, "ctrw": 20e6, "lw": 20e6, "attm": 20e6}
+CLASSIFY_TARGET = 2500.0  # tracks/s end to end on a 10,000-track CSV (issue 19)
 MODELS = [("fbm", 0.7, (0.1, 1.9)), ("ctrw", 0.6, (0.1, 1.0)), ("lw", 1.5, (1.1, 2.0)),
           ("attm", 0.7, (0.1, 1.0)), ("sbm", 0.5, (0.1, 1.9)), ("bm", None, None)]
 EVENT_MODELS = ("ctrw", "lw", "attm")
@@ -68,6 +76,7 @@ SIZES = {  # full (a GPU) / quick (a CPU in CI)
     "copy_mb": (1024, 16), "n_check": (2000, 64), "T_check": ((257, 1000, 4098), (257,)),
     "n_speed": (1_000_000, 0), "test_per_class": (10_000, 32), "width": (64, 4),
     "paper_seconds": (20.0, 4.0), "paper_per_class": (2000, 64), "cam_n": (8192, 64),
+    "classify_tracks": (10_000, 64),
 }
 
 
@@ -386,6 +395,35 @@ def gradcam(c: Check) -> dict:
 
 
 # ---------------------------------------------------------------------------------
+# 6. classify
+
+
+def classify(c: Check) -> dict:
+    n = c.size("classify_tracks")
+    out, predicted = {"tracks": n, "frames": 200}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "tracks.csv")
+        experiment_csv.make(path, n, 200, by_track=True)
+        out["file_mb"] = round(os.path.getsize(path) / 1e6, 1)
+        for dev in ("cuda", "cpu") if c.cuda else ("cpu",):
+            r = experiment_csv.run(path, os.path.join(tmp, dev), [], device=dev)
+            out[dev] = {k: r[k] for k in ("wall_s", "tracks_per_s", "classified", "command")}
+            with open(os.path.join(tmp, dev, "classification.csv"), newline="") as f:
+                predicted[dev] = [row["predicted"] for row in csv.DictReader(f)]
+            c.expect(f"classify on the {dev}: >= 90 % of {n} tracks classified",
+                     r["classified"] >= 0.9 * n, r["classified"], int(np.ceil(0.9 * n)))
+    if c.cuda:
+        same = float(np.mean([a == b for a, b in zip(predicted["cuda"], predicted["cpu"])]))
+        out["same_class_gpu_cpu"] = same
+        c.expect("classify: the GPU and the CPU give the same class for >= 99 % of tracks",
+                 same >= 0.99, round(same, 4), 0.99)
+        c.expect(f"classify on the GPU: >= {CLASSIFY_TARGET:,.0f} tracks/s end to end (issue 19)",
+                 out["cuda"]["tracks_per_s"] >= CLASSIFY_TARGET, out["cuda"]["tracks_per_s"],
+                 CLASSIFY_TARGET)
+    return out
+
+
+# ---------------------------------------------------------------------------------
 
 
 def summary(r: dict) -> str:
@@ -428,6 +466,7 @@ def main(argv=None) -> int:
     c.stage("environment", environment, 2)
     c.stage("correctness", correctness, 20, needs_cuda=True)
     c.stage("throughput", throughput, 20, needs_cuda=True)
+    c.stage("classify", classify, 120 if not a.quick else 20)
     c.stage("accuracy", accuracy, 150 if not a.quick else 10)
     c.stage("gradcam", gradcam, 20 if not a.quick else 2)
     r = c.save()
