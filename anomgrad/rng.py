@@ -91,13 +91,6 @@ def philox4x32_10(c0, c1, c2, c3, k0, k1):
 
 
 @njit(inline="always", cache=True)
-def split_seed(seed):
-    """(k0, k1) key words of a 64-bit seed (given as uint64)."""
-    s = _U64(seed)
-    return _U32(s & _MASK32), _U32(s >> _SH32)
-
-
-@njit(inline="always", cache=True)
 def block(k0, k1, traj, stream, b):
     """Block ``b`` of ``stream`` of trajectory ``traj`` (uint64)."""
     t = _U64(traj)

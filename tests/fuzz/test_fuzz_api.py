@@ -138,6 +138,7 @@ def test_cut_keeps_lengths_or_names_them(x, data):
         assert names_an_argument(e, ("lengths",)), str(e)
         assert min(L) < 1 or max(L) > T
         return
+    np.testing.assert_array_equal(Lo, L)
     for i in range(n):
         assert (p[i, :, :T - L[i]] == 0).all()
         np.testing.assert_array_equal(p[i, :, T - L[i]:], x[i, :, :L[i]])

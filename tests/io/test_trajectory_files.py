@@ -75,8 +75,10 @@ def test_round_trip(tmp_path, capsys, model, alpha, dim, dtype, start):
     # partial reads
     xs, ms = io.read_trajectories(out, rows=slice(5, 9))
     assert np.array_equal(xs, ref[5:9])
+    np.testing.assert_array_equal(ms["alpha"], meta["alpha"][5:9])
     xi, mi = io.read_trajectories(out, rows=[30, 2, 2])
     assert np.array_equal(xi, ref[[30, 2, 2]])
+    np.testing.assert_array_equal(mi["alpha"], meta["alpha"][[30, 2, 2]])
     assert np.array_equal(io.read_trajectories(out, rows=4)[0], ref[4])
 
 

@@ -22,7 +22,6 @@ class Dist:
         self.rank = 0
         self.world = 1
         self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        self._env_world = env_world
 
     def init(self, device_type: str) -> None:
         if not self.on:

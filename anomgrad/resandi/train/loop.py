@@ -115,7 +115,6 @@ class Run:
                                  "(the same trajectories)")
             self.cfg = cfg = cfg.replace(classes=next(iter(cls)))
             self.files = H5Files(cfg.data, cfg.family)
-            self.n_train = len(self.files)
             self.spe = len(file_batches(self.files.sizes, cfg.batch_size, cfg.seed, 0,
                                         0, world, cfg.batch_order))
         if cfg.bn_batches is None:  # precise BN: about 2 % of an epoch's trajectories
