@@ -244,6 +244,24 @@ def test_shipped_model_is_checked_and_beats_chance(tmp_path, monkeypatch, known)
         ag.pretrained(name="noisy")
 
 
+@pytest.mark.gpu
+def test_the_gpu_classifies_as_the_cpu(known):
+    """The shipped model on the GPU (bf16 autocast there) against the CPU in fp32: the
+    same classes for all but a few near-ties, close probabilities, alphas and Grad-CAM."""
+    tracks, _ = known
+    cpu = classify(tracks, device="cpu", gradcam=True)
+    gpu = classify(tracks, device="cuda", gradcam=True)
+    assert gpu.status == cpu.status
+    assert float((gpu.label == cpu.label).mean()) >= 0.97
+    assert float(np.abs(gpu.probabilities - cpu.probabilities).mean()) < 0.01
+    assert float(np.abs(gpu.alpha - cpu.alpha).mean()) < 0.02
+    np.testing.assert_array_equal(gpu.alpha_msd, cpu.alpha_msd)  # the TA-MSD fit is the CPU's
+    same = gpu.label == cpu.label
+    corr = [np.corrcoef(g, c)[0, 1] for g, c, k in zip(gpu.gradcam, cpu.gradcam, same)
+            if k and np.ptp(c) > 0]
+    assert np.median(corr) > 0.95
+
+
 def test_the_robust_model_reads_noisy_tracks_the_clean_one_cannot(known):
     """Localization noise of the AnDi 2020 model (sigma = 1 step std per axis): the shipped
     robust model keeps most tracks right (docs/results.md §3: 79 % over 20,000 andi-made
