@@ -16,19 +16,19 @@ is left or something it needs is missing:
 3. ``throughput``: the generators at n = 1 M, T = 1000, 2-D, float32, beside the plain
    torch baselines (bench/torch_baselines.py), in trajectories/s and GB/s against the
    copy bandwidth;
-4. ``accuracy``: the fast recipe on the varying-T family with batches generated on the
+4. ``classify``: ``anomgrad classify`` end to end (a child process: start-up, reading,
+   checks, the shipped model, the outputs) on a trackpy CSV of 10,000 tracks x 200
+   frames (bench/experiment_csv.py), on the GPU and then on the host's CPU, in tracks/s
+   against the 2,500 of issue 19, and the share of tracks both give the same class
+   (about a minute; before ``accuracy``, whose training takes what budget is left);
+5. ``accuracy``: the fast recipe on the varying-T family with batches generated on the
    GPU for a fixed share of the budget, then the accuracy per class on a 10,000-per-class
    test set generated on the GPU with the test split's seeds, beside the paper's
    90.36 %; the T = 1000 family the same way when the budget allows (94.89 %); and 20 s
    of the paper recipe for its samples/s;
-5. ``gradcam``: layer-4 Grad-CAM end to end (anomgrad against captum's LayerGradCam +
+6. ``gradcam``: layer-4 Grad-CAM end to end (anomgrad against captum's LayerGradCam +
    interpolate, on the trained model) and the fused kernel against the torch
-   composition and the copy bandwidth;
-6. ``classify``: ``anomgrad classify`` end to end (a child process: start-up, reading,
-   checks, the shipped model, the outputs) on a trackpy CSV of 10,000 tracks x 200
-   frames (bench/experiment_csv.py), on the GPU and then on the host's CPU, in tracks/s
-   against the 2,500 of issue 19, and the fraction of tracks both give the same class.
-   It runs before ``accuracy`` (a minute at most), whose training takes what is left.
+   composition and the copy bandwidth.
 
 It writes one JSON with every number, the wall time of each stage and the git commit,
 prints a markdown summary, and exits 0 only when every check held (a result that
@@ -276,7 +276,36 @@ def throughput(c: Check) -> dict:
 
 
 # ---------------------------------------------------------------------------------
-# 4. accuracy
+# 4. classify
+
+
+def classify(c: Check) -> dict:
+    n = c.size("classify_tracks")
+    out, predicted = {"tracks": n, "frames": 200}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "tracks.csv")
+        experiment_csv.make(path, n, 200, by_track=True)
+        out["file_mb"] = round(os.path.getsize(path) / 1e6, 1)
+        for dev in ("cuda", "cpu") if c.cuda else ("cpu",):
+            r = experiment_csv.run(path, os.path.join(tmp, dev), [], device=dev)
+            out[dev] = {k: r[k] for k in ("wall_s", "tracks_per_s", "classified", "command")}
+            with open(os.path.join(tmp, dev, "classification.csv"), newline="") as f:
+                predicted[dev] = [row["predicted"] for row in csv.DictReader(f)]
+            c.expect(f"classify on the {dev}: >= 90 % of {n} tracks classified",
+                     r["classified"] >= 0.9 * n, r["classified"], int(np.ceil(0.9 * n)))
+    if c.cuda:
+        same = float(np.mean([a == b for a, b in zip(predicted["cuda"], predicted["cpu"])]))
+        out["same_class_gpu_cpu"] = same
+        c.expect("classify: the GPU and the CPU give the same class for >= 99 % of tracks",
+                 same >= 0.99, round(same, 4), 0.99)
+        c.expect(f"classify on the GPU: >= {CLASSIFY_TARGET:,.0f} tracks/s end to end (issue 19)",
+                 out["cuda"]["tracks_per_s"] >= CLASSIFY_TARGET, out["cuda"]["tracks_per_s"],
+                 CLASSIFY_TARGET)
+    return out
+
+
+# ---------------------------------------------------------------------------------
+# 5. accuracy
 
 
 def test_set(family, per_class, seed, device):
@@ -350,7 +379,7 @@ def accuracy(c: Check) -> dict:
 
 
 # ---------------------------------------------------------------------------------
-# 5. Grad-CAM
+# 6. Grad-CAM
 
 
 def gradcam(c: Check) -> dict:
@@ -392,35 +421,6 @@ def gradcam(c: Check) -> dict:
         if "captum_traj_per_s" in out:
             c.expect("end to end >= 150k traj/s", n / dt >= 150e3, round(n / dt), 150e3)
     return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in out.items()}
-
-
-# ---------------------------------------------------------------------------------
-# 6. classify
-
-
-def classify(c: Check) -> dict:
-    n = c.size("classify_tracks")
-    out, predicted = {"tracks": n, "frames": 200}, {}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "tracks.csv")
-        experiment_csv.make(path, n, 200, by_track=True)
-        out["file_mb"] = round(os.path.getsize(path) / 1e6, 1)
-        for dev in ("cuda", "cpu") if c.cuda else ("cpu",):
-            r = experiment_csv.run(path, os.path.join(tmp, dev), [], device=dev)
-            out[dev] = {k: r[k] for k in ("wall_s", "tracks_per_s", "classified", "command")}
-            with open(os.path.join(tmp, dev, "classification.csv"), newline="") as f:
-                predicted[dev] = [row["predicted"] for row in csv.DictReader(f)]
-            c.expect(f"classify on the {dev}: >= 90 % of {n} tracks classified",
-                     r["classified"] >= 0.9 * n, r["classified"], int(np.ceil(0.9 * n)))
-    if c.cuda:
-        same = float(np.mean([a == b for a, b in zip(predicted["cuda"], predicted["cpu"])]))
-        out["same_class_gpu_cpu"] = same
-        c.expect("classify: the GPU and the CPU give the same class for >= 99 % of tracks",
-                 same >= 0.99, round(same, 4), 0.99)
-        c.expect(f"classify on the GPU: >= {CLASSIFY_TARGET:,.0f} tracks/s end to end (issue 19)",
-                 out["cuda"]["tracks_per_s"] >= CLASSIFY_TARGET, out["cuda"]["tracks_per_s"],
-                 CLASSIFY_TARGET)
-    return out
 
 
 # ---------------------------------------------------------------------------------
